@@ -1,0 +1,1 @@
+export { macForAddress, overlayMtu, VXLAN_OVERHEAD } from './overlay/mac.js';

@@ -1,0 +1,1 @@
+export { VniPool, VNI_MIN, VNI_MAX } from './allocator/vni.js';

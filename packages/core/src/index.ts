@@ -1,0 +1,1 @@
+export { ShoalError, isShoalError } from './errors.js';
