@@ -1,1 +1,111 @@
 export { ShoalError, isShoalError } from './errors.js';
+
+// The object model.
+export {
+  ID_PATTERN,
+  NAME_PATTERN,
+  IdSchema,
+  NameSchema,
+  LabelsSchema,
+  MetaSchema,
+  ResourcesSchema,
+} from './model/common.js';
+export type { Labels, Meta, Resources } from './model/common.js';
+export {
+  NODE_ROLES,
+  NODE_AVAILABILITIES,
+  NODE_STATES,
+  NodeSchema,
+  NodeSpecSchema,
+  NodeResourcesSchema,
+  PlatformSchema,
+} from './model/node.js';
+export type { Node, NodeSpec, NodeRole, NodeAvailability, NodeState, NodeResources, Platform } from './model/node.js';
+export {
+  NETWORK_DRIVERS,
+  NetworkSchema,
+  NetworkSpecSchema,
+  NetworkAllocationSchema,
+  IpamPoolSchema,
+  networkScope,
+} from './model/network.js';
+export type { Network, NetworkSpec, NetworkDriver, NetworkAllocation, IpamPool } from './model/network.js';
+export {
+  ServiceSchema,
+  ServiceSpecSchema,
+  ContainerSpecSchema,
+  PortSchema,
+  DEFAULT_UPDATE_CONFIG,
+  DEFAULT_RESTART_POLICY,
+  RESTART_CONDITIONS,
+} from './model/service.js';
+export type {
+  Service,
+  ServiceSpec,
+  ServiceMode,
+  ContainerSpec,
+  Placement,
+  RestartPolicy,
+  UpdateConfig,
+  Healthcheck,
+  NetworkMode,
+  ServiceNetwork,
+  Port,
+  EndpointSpec,
+} from './model/service.js';
+export {
+  TASK_STATES,
+  TaskSchema,
+  TaskStateSchema,
+  isTerminalTaskState,
+  canTransitionTask,
+  explainTaskTransition,
+} from './model/task.js';
+export type { Task, TaskState, DesiredTaskState, TaskStatus, TaskAttachment } from './model/task.js';
+export { StackSchema, StackSpecSchema } from './model/stack.js';
+export type { Stack, StackSpec, StackNetwork } from './model/stack.js';
+
+// The wire.
+export { PROTOCOL_VERSION } from './protocol/decode.js';
+export {
+  apiSubject,
+  apiWildcard,
+  nodeSubject,
+  nodeWildcard,
+  nodePermission,
+  eventsSubject,
+  raftSubject,
+  parseSubject,
+  NODE_CHANNELS,
+} from './protocol/subjects.js';
+export type { ParsedSubject, NodeChannel } from './protocol/subjects.js';
+export {
+  API_VERBS,
+  decodeApiRequest,
+  decodeApiResponse,
+  apiRequest,
+  okResponse,
+  errorResponse,
+  unwrapResponse,
+  isWriteVerb,
+} from './protocol/api.js';
+export type { ApiRequest, ApiRequestBody, ApiVerb, ApiResponse, ApiError } from './protocol/api.js';
+export { decodeNodeRegister, decodeNodeRegisterReply } from './protocol/registration.js';
+export type { NodeRegister, NodeRegisterReply } from './protocol/registration.js';
+export { decodeHeartbeat } from './protocol/heartbeat.js';
+export type { Heartbeat } from './protocol/heartbeat.js';
+export { decodeAssignment, applyAssignment } from './protocol/assignment.js';
+export type {
+  AssignmentMessage,
+  FullAssignment,
+  AssignmentDelta,
+  AssignmentSet,
+  AssignmentOutcome,
+  TaskAssignment,
+  NetworkAssignment,
+  DnsRecord,
+} from './protocol/assignment.js';
+export { decodeTaskStatus } from './protocol/status.js';
+export type { TaskStatusMessage, TaskReport } from './protocol/status.js';
+export { decodeEvent } from './protocol/events.js';
+export type { ShoalEvent } from './protocol/events.js';

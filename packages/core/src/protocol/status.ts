@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { IdSchema } from '../model/common.js';
+import { TaskStateSchema } from '../model/task.js';
+import { PROTOCOL_VERSION, decodeWith } from './decode.js';
+
+export const TaskReportSchema = z.object({
+  taskId: IdSchema,
+  state: TaskStateSchema,
+  message: z.string(),
+  at: z.string(),
+  containerId: z.string().optional(),
+  exitCode: z.number().int().optional(),
+  err: z.string().optional(),
+});
+export type TaskReport = z.infer<typeof TaskReportSchema>;
+
+/** Agent → leader: reports are batched so a burst of container events is one message. */
+export const TaskStatusMessageSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  kind: z.literal('task.status'),
+  nodeId: IdSchema,
+  sessionId: IdSchema,
+  reports: z.array(TaskReportSchema).min(1).max(10_000),
+});
+export type TaskStatusMessage = z.infer<typeof TaskStatusMessageSchema>;
+
+export function decodeTaskStatus(input: unknown): TaskStatusMessage {
+  return decodeWith(TaskStatusMessageSchema, 'task status', input);
+}
