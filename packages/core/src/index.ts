@@ -109,3 +109,33 @@ export { decodeTaskStatus } from './protocol/status.js';
 export type { TaskStatusMessage, TaskReport } from './protocol/status.js';
 export { decodeEvent } from './protocol/events.js';
 export type { ShoalEvent } from './protocol/events.js';
+
+// IPAM arithmetic.
+export { parseIpv4, formatIpv4, isIpv4 } from './ipam/ipv4.js';
+export {
+  parseCidr,
+  formatCidr,
+  cidrSize,
+  cidrFirst,
+  cidrLast,
+  cidrContains,
+  cidrInside,
+  cidrsOverlap,
+  firstUsable,
+} from './ipam/cidr.js';
+export type { Cidr } from './ipam/cidr.js';
+export { ipamProblems, resolveIpam, MAX_SUBNET_PREFIX } from './ipam/config.js';
+export type { IpamInput, IpamConfig, IpamProblem } from './ipam/config.js';
+export { carveSubnet, findOverlap, DEFAULT_POOL, DEFAULT_SUBNET_PREFIX } from './ipam/pool.js';
+export { AddressAllocator } from './ipam/allocator.js';
+export type { AddressAllocatorState } from './ipam/allocator.js';
+
+// Placement constraints.
+export {
+  parseConstraint,
+  matchesConstraint,
+  matchesConstraints,
+  explainMismatch,
+  constraintTarget,
+} from './constraints.js';
+export type { Constraint, ConstraintField, ConstraintTarget } from './constraints.js';
