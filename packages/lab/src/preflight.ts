@@ -39,8 +39,8 @@ export async function which(tool: string): Promise<string | undefined> {
   return undefined;
 }
 
-export function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
+export function requireRoot(uid: number | undefined = process.getuid?.()): void {
+  if (uid !== 0) {
     throw new ShoalError('need_root', 'shoal lab needs root: it makes network namespaces, bridges and mounts', 'run it as root, e.g. sudo shoal lab …');
   }
 }

@@ -49,10 +49,12 @@ export async function hostProcesses(id: HostIdentity): Promise<number[]> {
   return pids;
 }
 
-function alive(pid: number): boolean {
+/** Running or stopping; a zombie is dead, it only waits for a parent (often init) to reap it. */
+export async function alive(pid: number): Promise<boolean> {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
@@ -67,7 +69,10 @@ export async function killHost(id: HostIdentity, deadlineMs = 10_000): Promise<n
   const killed = new Set<number>();
   for (;;) {
     const pids = await hostProcesses(id);
-    if (pids.length === 0) return killed.size;
+    // a killed process leaves its namespaces before it is gone: wait for those too
+    const dying: number[] = [];
+    for (const pid of killed) if (await alive(pid)) dying.push(pid);
+    if (pids.length === 0 && dying.length === 0) return killed.size;
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -77,8 +82,7 @@ export async function killHost(id: HostIdentity, deadlineMs = 10_000): Promise<n
       }
     }
     if (Date.now() - start > deadlineMs) {
-      const left = pids.filter(alive);
-      if (left.length > 0) throw new Error(`processes ${left.join(', ')} survived SIGKILL for ${deadlineMs} ms`);
+      throw new Error(`processes ${[...new Set([...pids, ...dying])].join(', ')} survived SIGKILL for ${deadlineMs} ms`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
