@@ -1,1 +1,33 @@
-export {};
+export { RaftNode, RaftUsageError } from './core/node.js';
+export { RaftConfigError } from './core/raft.js';
+export { NONE, message, entrySize } from './core/types.js';
+export { SeededRng } from './core/rng.js';
+export { crc32 } from './core/checksum.js';
+export { applyConfChange } from './core/confchange.js';
+export { MemoryStorage, StorageError } from './storage/memory.js';
+
+export type { FollowerStatus, Status } from './core/node.js';
+export type { ProposeResult, RaftOptions, RefuseReason } from './core/raft.js';
+export type { ProgressState } from './core/progress.js';
+export type { Rng } from './core/rng.js';
+export type {
+  ConfChange,
+  ConfChangeType,
+  ConfEntry,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  MessageType,
+  NodeId,
+  NormalEntry,
+  ReadState,
+  Ready,
+  RejectReason,
+  Role,
+  Snapshot,
+  SnapshotChunk,
+  SnapshotMeta,
+  SoftState,
+} from './core/types.js';
+export type { Storage, StorageWriter } from './storage/storage.js';
