@@ -9,7 +9,7 @@ say() { printf 'setup: %s\n' "$*"; }
 # Debian package per purpose. The lab: a dockerd, sshd, busybox for the test image, iperf3,
 # and the kernel tools; the agent: nats-server; the tests: dig.
 PACKAGES=(docker.io nats-server openssh-server openssh-client iproute2 iptables nftables
-  busybox-static iperf3 dnsutils util-linux mount procps tar)
+  busybox-static iperf3 dnsutils util-linux mount procps tar docker-compose)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
