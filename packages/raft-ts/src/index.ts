@@ -31,3 +31,11 @@ export type {
   SoftState,
 } from './core/types.js';
 export type { Storage, StorageWriter } from './storage/storage.js';
+
+export { Simulation, runSimulation } from './sim/simulator.js';
+export { Invariants, InvariantViolation } from './sim/invariants.js';
+export { KvStateMachine, encodeOp, decodeOp } from './sim/state-machine.js';
+export type { SimConfig, SimReport, SimStats } from './sim/simulator.js';
+export type { HistoryOp } from './sim/history.js';
+export type { KvOp, KvResult } from './sim/state-machine.js';
+export type { LogView } from './sim/invariants.js';

@@ -1,0 +1,479 @@
+import { RaftNode } from '../core/node.js';
+import { SeededRng } from '../core/rng.js';
+import type { Message, NodeId, Ready } from '../core/types.js';
+import { MemoryStorage } from '../storage/memory.js';
+import type { HistoryOp } from './history.js';
+import { InvariantViolation, Invariants, type LogView } from './invariants.js';
+import { SimNetwork } from './network.js';
+import { KvStateMachine, decodeOp, encodeOp, type KvOp } from './state-machine.js';
+
+export interface SimConfig {
+  readonly seed: number;
+  /** Number of voters (3 or 5 in CI). */
+  readonly size: number;
+  /** Ticks of faults before the network heals. */
+  readonly chaosTicks?: number;
+  /** After healing: ticks within which a leader must emerge and every pending operation finish. */
+  readonly livenessTicks?: number;
+  readonly clients?: number;
+  /** Called with progress lines (for a replay by hand); silent when absent. */
+  readonly trace?: (line: string) => void;
+}
+
+export interface SimStats {
+  ticks: number;
+  messages: number;
+  dropped: number;
+  crashes: number;
+  partitions: number;
+  transfers: number;
+  maxTerm: number;
+  committed: number;
+  opsCompleted: number;
+  snapshotsInstalled: number;
+  rejected: number;
+}
+
+export interface SimReport {
+  readonly seed: number;
+  readonly size: number;
+  readonly ok: boolean;
+  /** What failed, with the seed, so that the run replays with runSimulation({ seed, size }). */
+  readonly failure: string | undefined;
+  readonly stats: SimStats;
+  readonly history: readonly HistoryOp[];
+}
+
+const SUBTICKS = 10;
+const ELECTION_TICK = 10;
+const KEYS = ['a', 'b', 'c'];
+
+interface Member {
+  readonly id: NodeId;
+  readonly storage: MemoryStorage;
+  node: RaftNode | undefined;
+  sm: KvStateMachine;
+  /** Ticks every `period` sub-ticks: members' clocks run at different rates. */
+  readonly period: number;
+  readonly phase: number;
+  waitingReads: { index: number; context: string }[];
+}
+
+interface Client {
+  readonly id: number;
+  seq: number;
+  target: NodeId;
+  op: KvOp | undefined;
+  record: HistoryOp | undefined;
+  sentAt: number;
+}
+
+function viewOf(m: Member, node: RaftNode): LogView {
+  const st = node.status();
+  return {
+    id: m.id,
+    firstIndex: st.firstIndex,
+    lastIndex: st.lastIndex,
+    term: (i) => node.term(i),
+    entry: (i) => node.entries(i, i + 1)[0],
+  };
+}
+
+/**
+ * A deterministic simulation of a cluster under faults. Every choice comes from one seeded RNG,
+ * so a seed replays exactly. It runs a chaos phase (loss, duplication, reordering, delay,
+ * partitions, crashes that lose unpersisted state, leadership transfers, members ticking at
+ * different rates), heals, and then demands liveness. Safety is checked after every sub-tick.
+ */
+export class Simulation {
+  private readonly rng: SeededRng;
+  private readonly net: SimNetwork;
+  private readonly inv = new Invariants();
+  private readonly members = new Map<NodeId, Member>();
+  private readonly ids: NodeId[];
+  private readonly clients: Client[] = [];
+  private readonly history: HistoryOp[] = [];
+  private now = 0;
+  private chaos = true;
+  private readonly snapshotEvery: number;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  readonly stats: SimStats = {
+    ticks: 0, messages: 0, dropped: 0, crashes: 0, partitions: 0, transfers: 0,
+    maxTerm: 0, committed: 0, opsCompleted: 0, snapshotsInstalled: 0, rejected: 0,
+  };
+
+  constructor(private readonly config: SimConfig) {
+    this.rng = new SeededRng(config.seed);
+    this.net = new SimNetwork(this.rng, { loss: 0.05, duplicate: 0.03, maxDelay: 2 * SUBTICKS });
+    this.ids = Array.from({ length: config.size }, (_, i) => i + 1);
+    this.snapshotEvery = 10 + this.rng.int(30);
+    this.preVote = this.rng.chance(0.75);
+    this.checkQuorum = this.rng.chance(0.75);
+    for (const id of this.ids) {
+      const storage = new MemoryStorage({ voters: this.ids, learners: [] });
+      const m: Member = {
+        id,
+        storage,
+        node: undefined,
+        sm: new KvStateMachine(),
+        period: SUBTICKS - 2 + this.rng.int(5),
+        phase: this.rng.int(SUBTICKS),
+        waitingReads: [],
+      };
+      this.members.set(id, m);
+      this.start(m);
+    }
+    for (let c = 1; c <= (config.clients ?? 3); c++) {
+      this.clients.push({ id: c, seq: 0, target: this.pick(this.ids), op: undefined, record: undefined, sentAt: 0 });
+    }
+  }
+
+  private trace(line: string): void {
+    this.config.trace?.(`[${this.now}] ${line}`);
+  }
+
+  private pick<T>(xs: readonly T[]): T {
+    const x = xs[this.rng.int(xs.length)];
+    if (x === undefined) throw new Error('pick from an empty list');
+    return x;
+  }
+
+  private start(m: Member): void {
+    m.sm = KvStateMachine.restore(m.storage.snapshot().data);
+    m.waitingReads = [];
+    m.node = new RaftNode({
+      id: m.id,
+      storage: m.storage,
+      rng: new SeededRng(this.rng.int(2 ** 31)),
+      electionTick: ELECTION_TICK,
+      heartbeatTick: 1,
+      applied: m.sm.applied,
+      preVote: this.preVote,
+      checkQuorum: this.checkQuorum,
+      maxSizePerMsg: 512,
+      maxInflightMsgs: 4,
+      maxInflightBytes: 4096,
+      snapshotChunkBytes: 64,
+      promotionLag: 4,
+    });
+  }
+
+  private crash(m: Member, why: string): void {
+    if (m.node === undefined) return;
+    this.stats.rejected += [...m.node.rejections().values()].reduce((a, b) => a + b, 0);
+    m.node = undefined;
+    m.waitingReads = [];
+    this.inv.forgetCommitCursor(m.id);
+    this.stats.crashes++;
+    this.trace(`crash ${m.id} (${why})`);
+  }
+
+  private up(): Member[] {
+    return [...this.members.values()].filter((m) => m.node !== undefined);
+  }
+
+  private leaders(): { m: Member; node: RaftNode; term: number }[] {
+    const out: { m: Member; node: RaftNode; term: number }[] = [];
+    for (const m of this.members.values()) {
+      const st = m.node?.status();
+      if (m.node !== undefined && st?.role === 'leader') out.push({ m, node: m.node, term: st.term });
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ faults
+
+  private injectFaults(): void {
+    const r = this.rng;
+    if (r.chance(0.002)) {
+      const victims = this.up();
+      if (victims.length > 0) this.crash(this.pick(victims), 'injected');
+    }
+    for (const m of this.members.values()) {
+      if (m.node === undefined && r.chance(0.01)) {
+        this.start(m);
+        this.trace(`restart ${m.id}`);
+      }
+    }
+    if (r.chance(0.002)) {
+      this.stats.partitions++;
+      const kind = r.int(3);
+      if (kind === 0) {
+        const shuffled = [...this.ids].sort(() => r.next() - 0.5);
+        const cut = 1 + r.int(this.ids.length - 1);
+        this.net.split(shuffled.slice(0, cut), shuffled.slice(cut));
+        this.trace(`partition ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
+      } else if (kind === 1) {
+        const leader = this.leaders()[0];
+        const victim = leader?.m.id ?? this.pick(this.ids);
+        this.net.isolate(victim, this.ids);
+        this.trace(`isolate ${victim}`);
+      } else {
+        const a = this.pick(this.ids);
+        const b = this.pick(this.ids.filter((x) => x !== a));
+        this.net.cut.add(`${a}->${b}`);
+        this.trace(`cut ${a}->${b} (asymmetric)`);
+      }
+    }
+    if (r.chance(0.004)) {
+      this.net.heal();
+      this.trace('heal partitions');
+    }
+    if (r.chance(0.001)) {
+      const leader = this.leaders()[0];
+      if (leader !== undefined) {
+        const to = this.pick(this.ids.filter((x) => x !== leader.m.id));
+        leader.node.transferLeader(to);
+        this.stats.transfers++;
+        this.trace(`transfer ${leader.m.id} -> ${to}`);
+      }
+    }
+    if (r.chance(0.002)) {
+      this.net.faults = { loss: r.int(4) * 0.05, duplicate: r.int(3) * 0.03, maxDelay: 1 + r.int(3 * SUBTICKS) };
+    }
+  }
+
+  // ------------------------------------------------------------ clients
+
+  private clientsStep(): void {
+    for (const c of this.clients) {
+      if (c.op === undefined) {
+        if (!this.rng.chance(0.05)) continue;
+        const kindRoll = this.rng.int(10);
+        const key = this.pick(KEYS);
+        c.seq++;
+        const value = `${c.id}.${c.seq}`;
+        const op: KvOp =
+          kindRoll < 4
+            ? { client: c.id, seq: c.seq, kind: 'put', key, value, expect: '' }
+            : kindRoll < 8
+              ? { client: c.id, seq: c.seq, kind: 'get', key, value: '', expect: '' }
+              : { client: c.id, seq: c.seq, kind: 'cas', key, value, expect: this.rng.chance(0.3) ? '' : `${this.pick(this.clients).id}.${this.rng.int(c.seq + 1)}` };
+        c.op = op;
+        c.record = { client: c.id, kind: op.kind, key, value: op.value, expect: op.expect, call: this.now, ret: undefined, ok: false, output: '' };
+        this.history.push(c.record);
+        this.sendOp(c);
+      } else if (this.now - c.sentAt > 3 * ELECTION_TICK * SUBTICKS) {
+        // Timed out: the operation may or may not have happened; retry elsewhere (deduplicated).
+        c.target = this.pick(this.ids);
+        this.sendOp(c);
+      }
+    }
+  }
+
+  private sendOp(c: Client): void {
+    const op = c.op;
+    if (op === undefined) return;
+    c.sentAt = this.now;
+    const node = this.members.get(c.target)?.node;
+    if (node === undefined) return;
+    const result = op.kind === 'get' ? node.readIndex(`${c.id}:${op.seq}`) : node.propose(encodeOp(op));
+    if (result.status === 'refused' && result.leader !== 0) c.target = result.leader;
+  }
+
+  private complete(clientId: number, seq: number, ok: boolean, output: string): void {
+    const c = this.clients.find((x) => x.id === clientId);
+    if (c?.op === undefined || c.op.seq !== seq || c.record === undefined) return;
+    c.record.ret = this.now;
+    c.record.ok = ok;
+    c.record.output = output;
+    c.op = undefined;
+    c.record = undefined;
+    this.stats.opsCompleted++;
+  }
+
+  // ------------------------------------------------------------ members
+
+  private handleReady(m: Member, node: RaftNode, rd: Ready): boolean {
+    // Crash before the batch is durable: everything in it is lost, as if never fsynced.
+    if (this.chaos && this.rng.chance(0.0005)) {
+      node.advance();
+      this.crash(m, 'before persisting a ready');
+      return false;
+    }
+    if (rd.snapshot !== undefined) m.storage.applySnapshot(rd.snapshot);
+    this.inv.observePersisted(m.id, rd.entries, (i) => m.storage.term(i));
+    m.storage.append(rd.entries);
+    if (rd.hardState !== undefined) m.storage.setHardState(rd.hardState);
+    if (this.chaos && this.rng.chance(0.0005)) {
+      node.advance();
+      this.crash(m, 'after persisting, before sending');
+      return false;
+    }
+    for (const msg of rd.messages) this.net.send(this.now, msg);
+    if (rd.snapshot !== undefined) {
+      m.sm = KvStateMachine.restore(rd.snapshot.data);
+      this.stats.snapshotsInstalled++;
+      if (m.sm.applied !== rd.snapshot.meta.index) {
+        throw new InvariantViolation(`snapshot at ${rd.snapshot.meta.index} holds state applied to ${m.sm.applied}`);
+      }
+      this.inv.observeApplied(m.id, m.sm.applied, m.sm.digest);
+    }
+    for (const e of rd.committedEntries) {
+      const result = m.sm.apply(e);
+      this.inv.observeApplied(m.id, e.index, m.sm.digest);
+      if (e.kind === 'normal' && result !== undefined) {
+        const op = decodeOp(e.data);
+        if (op !== undefined) this.complete(op.client, op.seq, result.ok, result.value);
+      }
+    }
+    m.waitingReads.push(...rd.readStates);
+    node.advance();
+    this.serveReads(m);
+    this.maybeSnapshot(m, node);
+    return true;
+  }
+
+  private serveReads(m: Member): void {
+    const still: { index: number; context: string }[] = [];
+    for (const rs of m.waitingReads) {
+      if (rs.index > m.sm.applied) {
+        still.push(rs);
+        continue;
+      }
+      const [client, seq] = rs.context.split(':').map(Number);
+      const c = this.clients.find((x) => x.id === client);
+      if (c?.op !== undefined && c.op.seq === seq && c.op.kind === 'get') this.complete(c.id, c.op.seq, true, m.sm.kv.get(c.op.key) ?? '');
+    }
+    m.waitingReads = still;
+  }
+
+  private maybeSnapshot(m: Member, node: RaftNode): void {
+    const snapIndex = m.storage.snapshot().meta.index;
+    if (m.sm.applied - snapIndex < this.snapshotEvery) return;
+    m.storage.createSnapshot(m.sm.applied, node.confStateAt(m.sm.applied), m.sm.serialize());
+    // Keep a short tail so that slightly lagging followers still catch up from the log.
+    const keep = this.rng.int(8);
+    const compactTo = m.sm.applied - keep;
+    if (compactTo >= m.storage.firstIndex()) m.storage.compact(compactTo);
+  }
+
+  private processReadies(): void {
+    const order = this.up().sort(() => this.rng.next() - 0.5);
+    for (const m of order) {
+      for (let guard = 0; guard < 100; guard++) {
+        const node = m.node;
+        if (node === undefined || !node.hasReady()) break;
+        if (!this.handleReady(m, node, node.ready())) break;
+      }
+    }
+  }
+
+  private deliver(msgs: readonly Message[]): void {
+    for (const msg of msgs) this.members.get(msg.to)?.node?.step(msg);
+  }
+
+  // ------------------------------------------------------------ checks
+
+  private check(): void {
+    const up = this.up();
+    for (const m of up) {
+      const node = m.node;
+      if (node === undefined) continue;
+      const st = node.status();
+      this.stats.maxTerm = Math.max(this.stats.maxTerm, st.term);
+      const view = viewOf(m, node);
+      this.inv.observeCommit(view, st.commit);
+      if (st.role === 'leader') {
+        this.inv.observeLeader(m.id, st.term);
+        this.inv.checkLeaderCompleteness(view, st.term);
+      }
+    }
+    if (this.now % 50 === 0) {
+      this.inv.checkLogMatching(up.flatMap((m) => (m.node === undefined ? [] : [viewOf(m, m.node)])));
+    }
+  }
+
+  /** Checks that every committed entry is still durable on a majority (or behind their snapshots). */
+  private checkDurability(): void {
+    const majority = Math.floor(this.ids.length / 2) + 1;
+    const top = this.inv.maxCommitted;
+    const term = this.inv.committedTermAt(top);
+    if (top === 0 || term === undefined) return;
+    let holders = 0;
+    for (const m of this.members.values()) {
+      const s = m.storage;
+      if (s.snapshot().meta.index >= top || s.term(top) === term) holders++;
+    }
+    if (holders < majority) throw new InvariantViolation(`durability: committed ${top}@${term} is on ${holders} members only`);
+  }
+
+  private subtick(): void {
+    this.now++;
+    this.deliver(this.net.due(this.now));
+    for (const m of this.members.values()) {
+      if (m.node !== undefined && (this.now + m.phase) % m.period === 0) m.node.tick();
+    }
+    if (this.now % SUBTICKS === 0) this.stats.ticks++;
+    if (this.chaos) this.injectFaults();
+    this.clientsStep();
+    this.processReadies();
+    this.check();
+    if (this.now % 25 === 0) this.checkDurability();
+  }
+
+  private agreedLeader(): NodeId | undefined {
+    const up = this.up();
+    const leaders = this.leaders();
+    if (leaders.length === 0 || up.length !== this.ids.length) return undefined;
+    const top = leaders.reduce((a, b) => (b.term > a.term ? b : a));
+    for (const m of up) {
+      const st = m.node?.status();
+      if (st?.leader !== top.m.id || st.term !== top.term) return undefined;
+    }
+    return top.m.id;
+  }
+
+  run(): SimReport {
+    let failure: string | undefined;
+    try {
+      const chaosSubticks = (this.config.chaosTicks ?? 150) * SUBTICKS;
+      while (this.now < chaosSubticks) this.subtick();
+      // Heal: every member up, every link open, no loss, modest delays.
+      this.chaos = false;
+      this.net.heal();
+      this.net.faults = { loss: 0, duplicate: 0, maxDelay: 3 };
+      for (const m of this.members.values()) if (m.node === undefined) this.start(m);
+      this.trace('healed');
+      const deadline = this.now + (this.config.livenessTicks ?? 30 * ELECTION_TICK) * SUBTICKS;
+      let leader: NodeId | undefined;
+      while (this.now < deadline && (leader = this.agreedLeader()) === undefined) this.subtick();
+      if (leader === undefined) throw new InvariantViolation(`liveness: no leader agreed on within the bound after healing`);
+      this.trace(`leader ${leader} after healing`);
+      // Every pending operation must finish, and a final write must reach every member.
+      const marker = { client: 0, seq: 1, kind: 'put', key: 'z', value: 'end', expect: '' } as const;
+      let markerIndex = 0;
+      while (this.now < deadline) {
+        const l = this.agreedLeader();
+        if (markerIndex === 0 && l !== undefined) {
+          const r = this.members.get(l)?.node?.propose(encodeOp(marker));
+          if (r?.status === 'appended') markerIndex = r.index;
+        }
+        const pending = this.clients.some((c) => c.op !== undefined);
+        const allApplied = markerIndex > 0 && this.up().every((m) => m.sm.applied >= markerIndex);
+        if (!pending && allApplied) break;
+        this.subtick();
+      }
+      const stuck = this.clients.filter((c) => c.op !== undefined).map((c) => `${c.id}:${c.op?.kind}#${c.op?.seq}`);
+      if (stuck.length > 0) throw new InvariantViolation(`liveness: operations still pending after healing: ${stuck.join(' ')}`);
+      if (markerIndex === 0 || !this.up().every((m) => m.sm.applied >= markerIndex)) {
+        throw new InvariantViolation('liveness: a write after healing did not reach every member');
+      }
+      this.inv.checkLogMatching(this.up().flatMap((m) => (m.node === undefined ? [] : [viewOf(m, m.node)])));
+      this.checkDurability();
+    } catch (err) {
+      if (!(err instanceof InvariantViolation)) throw err;
+      failure = `seed ${this.config.seed} (size ${this.config.size}) failed at sub-tick ${this.now}: ${err.message}`;
+    }
+    for (const m of this.up()) this.stats.rejected += [...(m.node?.rejections().values() ?? [])].reduce((a, b) => a + b, 0);
+    this.stats.messages = this.net.sent;
+    this.stats.dropped = this.net.dropped;
+    this.stats.committed = this.inv.maxCommitted;
+    return { seed: this.config.seed, size: this.config.size, ok: failure === undefined, failure, stats: this.stats, history: this.history };
+  }
+}
+
+export function runSimulation(config: SimConfig): SimReport {
+  return new Simulation(config).run();
+}
