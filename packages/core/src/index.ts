@@ -139,3 +139,14 @@ export {
   constraintTarget,
 } from './constraints.js';
 export type { Constraint, ConstraintField, ConstraintTarget } from './constraints.js';
+
+// Compose files into stack specs.
+export { parseCompose, loadStack, MAX_REPLICAS } from './compose/parse.js';
+export type { ComposeOptions, ComposeResult } from './compose/parse.js';
+export type { ComposeFile } from './compose/load.js';
+export { formatDiagnostic, formatPath } from './compose/diagnostics.js';
+export type { Diagnostic } from './compose/diagnostics.js';
+export { interpolateString } from './compose/interpolate.js';
+export type { Env } from './compose/interpolate.js';
+export { parseDuration, parseBytes, parseCpus, splitCommand } from './compose/units.js';
+export { parseShortPort, MAX_PORT_RANGE } from './compose/ports.js';
