@@ -324,6 +324,30 @@ networks:
     expect(parseCompose({ name: 'a.yml', text: 'services: {}' }, { stackName: 'My Stack' }).errors[0]?.message).toMatch(/not a valid stack name/);
   });
 
+  it('refuses services whose network_mode container: chain comes back on itself', () => {
+    const text = 'services:\n  a:\n    image: x\n    network_mode: container:b\n  b:\n    image: x\n    network_mode: container:a\n  c:\n    image: x\n    network_mode: container:c\n';
+    expect(errorsOf(text)).toEqual([
+      "stack.yml:4: services.a.network_mode: services a → b → a take each other's network in a cycle; one of them needs its own",
+      "stack.yml:10: services.c.network_mode: services c → c take each other's network in a cycle; one of them needs its own",
+    ]);
+  });
+
+  it('refuses an alias that refers to a value containing it, instead of looping', () => {
+    expect(errorsOf('x-a: &a\n  b: *a\nservices:\n  a:\n    image: x\n')).toEqual([
+      'stack.yml: (top level): cannot expand YAML aliases: an alias refers to a value that contains it',
+    ]);
+  });
+
+  it('interpolates a value shared through an anchor once per use, not twice', () => {
+    const text = 'x-env: &env\n  PRICE: "$$5"\nservices:\n  a:\n    image: x\n    environment: *env\n  b:\n    image: x\n    environment: *env\n';
+    expect(inline(text, { '5': 'no' }).stack?.services.map((s) => s.container.env.PRICE)).toEqual(['$5', '$5']);
+  });
+
+  it('places keys merged in with <<: *anchor at the line of the anchor', () => {
+    const text = 'x-base: &base\n  image: x\n  deploy:\n    replicas: lots\nservices:\n  a:\n    <<: *base\n    hostname: a\n';
+    expect(errorsOf(text)).toEqual(['stack.yml:4: services.a.deploy.replicas: expected a whole number ≥ 0, got "lots"']);
+  });
+
   it('refuses an alias bomb instead of expanding it', () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
     for (let i = 1; i < 8; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);

@@ -19,6 +19,11 @@ export interface LoadedFile {
 const MAX_ALIAS_COUNT = 200;
 const MAX_DEPTH = 64;
 
+const MERGE = '<<';
+/** With merge keys on, the parser gives `<<` as a symbol rather than a string. */
+const keyText = (value: unknown): string =>
+  typeof value === 'symbol' ? (value.description ?? '') : String(value);
+
 function walk(
   doc: Document,
   node: YamlNode | null | undefined,
@@ -40,14 +45,38 @@ function walk(
     return;
   }
   if (isMap(node)) {
+    const seen = new Set<string>();
+    const sources: YamlNode[] = [];
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as YamlNode | null;
-      const k = isScalar(keyNode) ? String(keyNode.value) : undefined;
-      if (k === undefined || k === '<<') continue;
+      const k = isScalar(keyNode) ? keyText(keyNode.value) : undefined;
+      if (k === undefined) continue;
+      if (k === MERGE) {
+        const v = pair.value as YamlNode | null;
+        if (isSeq(v)) sources.push(...(v.items as YamlNode[]));
+        else if (v) sources.push(v);
+        continue;
+      }
+      seen.add(k);
       const pos = at(keyNode);
       if (pos) locations.set([...path, k], pos);
       walk(doc, pair.value as YamlNode | null, [...path, k], file, lines, locations, depth + 1);
+    }
+    // Keys merged in with `<<: *base` are placed where the base defines them; the map's own
+    // keys win, and an earlier source wins over a later one, as YAML merge keys do.
+    for (const source of sources) {
+      const map = isAlias(source) ? source.resolve(doc) : source;
+      if (!isMap(map)) continue;
+      for (const pair of map.items) {
+        const keyNode = pair.key as YamlNode | null;
+        const k = isScalar(keyNode) ? keyText(keyNode.value) : undefined;
+        if (k === undefined || k === MERGE || seen.has(k)) continue;
+        seen.add(k);
+        const pos = at(keyNode);
+        if (pos) locations.set([...path, k], pos);
+        walk(doc, pair.value as YamlNode | null, [...path, k], file, lines, locations, depth + 1);
+      }
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
@@ -55,6 +84,23 @@ function walk(
       if (pos) locations.set([...path, i], pos);
       walk(doc, item as YamlNode, [...path, i], file, lines, locations, depth + 1);
     });
+  }
+}
+
+/**
+ * A copy in which no object appears twice. Aliases make YAML a graph: later steps rewrite values
+ * in place, and a shared object would be rewritten twice (`$$` would become `$`, then be
+ * expanded); an alias inside its own anchor would make them loop forever.
+ */
+function untangle(value: unknown, ancestors: Set<object>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (ancestors.has(value)) throw new Error('an alias refers to a value that contains it');
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((item) => untangle(item, ancestors));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, untangle(v, ancestors)]));
+  } finally {
+    ancestors.delete(value);
   }
 }
 
@@ -79,7 +125,7 @@ export function loadComposeFile(file: ComposeFile): LoadedFile {
   }
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    value = untangle(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), new Set());
   } catch (err) {
     return { value: undefined, locations, errors: [errorAt(`cannot expand YAML aliases: ${(err as Error).message}`, undefined)] };
   }

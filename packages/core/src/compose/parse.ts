@@ -232,6 +232,7 @@ class StackBuilder {
     }
     if (this.usesDefault && !this.networks.has('default')) this.network('default', null);
     this.checkAcrossServices(services, servicesObj ?? {});
+    this.checkNetworkModeCycles(servicesObj ?? {});
     this.checkSubnetOverlaps();
     const spec: StackSpec = {
       name: this.stackName,
@@ -696,6 +697,30 @@ class StackBuilder {
           this.report.error(['services', key, 'networks'], `a fixed ipv4_address fits one task, but the service runs ${s.mode.kind === 'global' ? 'one per node' : `${s.mode.replicas} replicas`}`);
         }
       }
+    }
+  }
+
+  /** `network_mode: container:X` chains that come back on themselves can never start. */
+  private checkNetworkModeCycles(raw: Obj): void {
+    const next = new Map<string, string>();
+    for (const [key, value] of Object.entries(raw)) {
+      const mode = isRecord(value) ? value.network_mode : undefined;
+      if (typeof mode === 'string' && mode.startsWith('container:')) next.set(key, mode.slice('container:'.length));
+    }
+    const reported = new Set<string>();
+    for (const start of next.keys()) {
+      const chain = [start];
+      let at = next.get(start);
+      while (at !== undefined && !chain.includes(at) && next.has(at)) {
+        chain.push(at);
+        at = next.get(at);
+      }
+      if (at === undefined || !chain.includes(at)) continue;
+      const cycle = chain.slice(chain.indexOf(at));
+      if (cycle.some((k) => reported.has(k))) continue;
+      cycle.forEach((k) => reported.add(k));
+      const first = cycle[0] ?? start;
+      this.report.error(['services', first, 'network_mode'], `services ${[...cycle, first].join(' → ')} take each other's network in a cycle; one of them needs its own`);
     }
   }
 
