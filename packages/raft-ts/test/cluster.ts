@@ -33,6 +33,8 @@ export class Cluster {
   readonly delivered: Message[] = [];
   /** If set, decides per message whether to drop it. */
   dropIf: ((m: Message) => boolean) | undefined;
+  /** If set, may rewrite a message in flight (undefined drops it). */
+  intercept: ((m: Message) => Message | undefined) | undefined;
 
   constructor(
     ids: readonly NodeId[],
@@ -84,6 +86,7 @@ export class Cluster {
   heal(): void {
     this.cut.clear();
     this.dropIf = undefined;
+    this.intercept = undefined;
   }
 
   /** Handles each member's Ready batches and delivers messages until nothing moves. */
@@ -97,8 +100,10 @@ export class Cluster {
     throw new Error('cluster did not stabilize');
   }
 
-  deliver(msg: Message): void {
-    if (this.cut.has(`${msg.from}->${msg.to}`) || this.dropIf?.(msg) === true) return;
+  deliver(original: Message): void {
+    if (this.cut.has(`${original.from}->${original.to}`) || this.dropIf?.(original) === true) return;
+    const msg = this.intercept === undefined ? original : this.intercept(original);
+    if (msg === undefined) return;
     const to = this.members.get(msg.to);
     if (to === undefined) return;
     this.delivered.push(msg);
