@@ -181,10 +181,11 @@ describe('shoal lab', () => {
   });
 
   it('runs a second lab beside the first, and down of a lab whose state was lost still cleans it', async () => {
-    const up = await shoal(['lab', 'up', '--hosts', '1', '--name', OTHER]);
+    const up = await shoal(['lab', 'up', '--hosts', '1', '--name', OTHER, '--mtu', '9000']);
     expect(up.code).toBe(0);
     const other = await Lab.open(OTHER);
     expect(other.state.subnet).not.toBe(lab.state.subnet);
+    expect((await other.exec('h1', ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe('9000');
     expect((await other.status())[0]).toMatchObject({ dockerd: true, sshd: true });
     // as if the machine crashed mid-run: the lab's own record is gone
     await rm(`${other.names.dir}/state.json`);
@@ -194,6 +195,26 @@ describe('shoal lab', () => {
     // the first lab did not notice
     expect(await ping(lab, 'h1', 'h3')).toBe(true);
     expect((await lab.status()).every((h) => h.dockerd && h.sshd)).toBe(true);
+  });
+
+  it("keeps hosts talking when the machine's FORWARD chain drops bridged traffic, as a root dockerd makes it", async () => {
+    const tablesBefore = (await run('nft', ['list', 'tables'])).stdout;
+    const policyBefore = /-P FORWARD (\w+)/.exec((await run('iptables', ['-w', '-S', 'FORWARD'])).stdout)?.[1] ?? 'ACCEPT';
+    try {
+      expect((await run('iptables', ['-w', '-P', 'FORWARD', 'DROP'])).code).toBe(0);
+      expect((await shoal(['lab', 'up', '--hosts', '2', '--name', OTHER])).code).toBe(0);
+      const other = await Lab.open(OTHER);
+      expect(other.state.forwardRule).toBe(true);
+      expect(await ping(other, 'h1', 'h2')).toBe(true);
+      expect((await shoal(['lab', 'down', '--name', OTHER])).code).toBe(0);
+      expect((await run('iptables', ['-w', '-S', 'FORWARD'])).stdout).not.toContain(`shoal-lab:${OTHER}`);
+      await expectNothingLeft(OTHER);
+    } finally {
+      await Lab.down(OTHER).catch(() => undefined);
+      await run('iptables', ['-w', '-P', 'FORWARD', policyBefore]);
+      // leave the machine's firewall as found: no filter table if there was none
+      if (!tablesBefore.includes('table ip filter')) await run('nft', ['delete', 'table', 'ip', 'filter']);
+    }
   });
 
   it('down leaves no namespace, link, process, mount, firewall rule, cgroup or file of the lab', async () => {

@@ -96,6 +96,13 @@ export async function createHostNamespaces(names: LabNames, host: LabHost, hosts
     `mount --bind ${p.dir}/etc-shoal /etc/shoal`,
     `mount --bind ${p.dir}/var-lib-shoal /var/lib/shoal`,
     `mount --bind ${hostsFile} /etc/hosts`,
+    // A sysfs of the host's own network namespace, so /sys/class/net shows its interfaces (as
+    // on a real machine), with the machine's cgroup mounts carried over: dockerd needs them.
+    `mkdir -p ${p.dir}/cgroup`,
+    `mount --rbind /sys/fs/cgroup ${p.dir}/cgroup`,
+    'mount -t sysfs sysfs /sys',
+    `mount --rbind ${p.dir}/cgroup /sys/fs/cgroup`,
+    `umount -R -l ${p.dir}/cgroup`,
   ].join('\n');
   await must('nsenter', [`--net=${p.netns}`, 'unshare', `--mount=${p.mnt}`, `--uts=${p.uts}`, '--propagation', 'private', 'sh', '-c', setup]);
 }
