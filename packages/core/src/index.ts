@@ -38,6 +38,7 @@ export {
   DEFAULT_UPDATE_CONFIG,
   DEFAULT_RESTART_POLICY,
   RESTART_CONDITIONS,
+  MAX_REPLICAS,
 } from './model/service.js';
 export type {
   Service,
@@ -141,7 +142,7 @@ export {
 export type { Constraint, ConstraintField, ConstraintTarget } from './constraints.js';
 
 // Compose files into stack specs.
-export { parseCompose, loadStack, MAX_REPLICAS } from './compose/parse.js';
+export { parseCompose, loadStack } from './compose/parse.js';
 export type { ComposeOptions, ComposeResult } from './compose/parse.js';
 export type { ComposeFile } from './compose/load.js';
 export { formatDiagnostic, formatPath } from './compose/diagnostics.js';

@@ -238,6 +238,14 @@ x-common: {}
     ]);
   });
 
+  it('points keys that plain compose honours but stacks do not at their deploy equivalent', () => {
+    const result = inline('services:\n  a:\n    image: x\n    mem_limit: 1g\n    runtime: runc\n');
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      'mem_limit is ignored by stacks; use deploy.resources.limits.memory',
+      'runtime is not supported by Shoal yet; ignored',
+    ]);
+  });
+
   it('refuses a million replicas, and replicas with global mode', () => {
     expect(errorsOf('services:\n  w:\n    image: x\n    deploy:\n      replicas: 1000000\n')).toEqual([
       'stack.yml:5: services.w.deploy.replicas: 1000000 replicas is more than Shoal allows (100000)',

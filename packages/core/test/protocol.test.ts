@@ -13,6 +13,8 @@ import {
   decodeTaskStatus,
   errorResponse,
   isWriteVerb,
+  loadStack,
+  MAX_REPLICAS,
   okResponse,
   unwrapResponse,
 } from '@shoal/core';
@@ -67,6 +69,15 @@ describe('message decoding at the edge', () => {
     expect(() => decodeHeartbeat({ v: 2, kind: 'node.hb', nodeId: 'n1', sessionId: 's', appliedSeq: 0 })).toThrow(
       /protocol version 2, this build speaks 1 — run the same Shoal version/,
     );
+  });
+
+  it('refuses a service spec asking for more replicas than a cluster can hold', () => {
+    const stack = loadStack({ name: 's.yml', text: 'services:\n  web:\n    image: nginx\n' }, { stackName: 's' }).stack;
+    const spec = stack.services[0];
+    if (!spec) throw new Error('no service');
+    expect(decodeApiRequest(apiRequest('r1', 'service.create', { spec })).verb).toBe('service.create');
+    const huge = { ...spec, mode: { kind: 'replicated' as const, replicas: MAX_REPLICAS + 1 } };
+    expect(() => decodeApiRequest(apiRequest('r2', 'service.create', { spec: huge }))).toThrow(/body\.spec\.mode\.replicas/);
   });
 
   it('refuses non-JSON, non-objects and unknown verbs without throwing anything but ShoalError', () => {

@@ -20,7 +20,7 @@ import type {
   ServiceSpec,
   UpdateConfig,
 } from '../model/service.js';
-import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG, RESTART_CONDITIONS } from '../model/service.js';
+import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG, MAX_REPLICAS, RESTART_CONDITIONS } from '../model/service.js';
 import type { StackNetwork, StackSpec } from '../model/stack.js';
 import { StackSpecSchema } from '../model/stack.js';
 import type { Diagnostic, Path } from './diagnostics.js';
@@ -48,8 +48,6 @@ export interface ComposeResult {
   warnings: Diagnostic[];
 }
 
-/** A million replicas is a typo, not a plan. */
-export const MAX_REPLICAS = 100_000;
 
 type Obj = Record<string, unknown>;
 
@@ -72,6 +70,11 @@ const SERVICE_IGNORED: Record<string, string> = {
   restart: 'restart is ignored; use deploy.restart_policy',
   env_file: 'env_file is ignored: Shoal reads no files; put the variables under environment',
   links: 'links is ignored: services find each other by name on a shared network',
+  cpus: 'cpus is ignored by stacks; use deploy.resources.limits.cpus',
+  mem_limit: 'mem_limit is ignored by stacks; use deploy.resources.limits.memory',
+  mem_reservation: 'mem_reservation is ignored by stacks; use deploy.resources.reservations.memory',
+  pids_limit: 'pids_limit is ignored by stacks; use deploy.resources.limits.pids',
+  extends: 'extends is not supported; merge files with -f instead',
 };
 /** Compose keys Shoal knows of but does not honour yet; a warning, not "unknown". */
 const SERVICE_UNSUPPORTED = [
@@ -80,6 +83,10 @@ const SERVICE_UNSUPPORTED = [
   'user', 'working_dir', 'privileged', 'read_only', 'stdin_open', 'tty', 'isolation', 'platform',
   'pull_policy', 'profiles', 'security_opt', 'shm_size', 'userns_mode', 'cgroup_parent',
   'domainname', 'ipc', 'pid', 'mac_address', 'external_links', 'gpus', 'group_add', 'scale',
+  'runtime', 'develop', 'annotations', 'attach', 'blkio_config', 'cpu_count', 'cpu_percent',
+  'cpu_shares', 'cpu_period', 'cpu_quota', 'cpu_rt_runtime', 'cpu_rt_period', 'cpuset',
+  'mem_swappiness', 'memswap_limit', 'oom_kill_disable', 'oom_score_adj', 'storage_opt', 'uts',
+  'volumes_from', 'device_cgroup_rules', 'credential_spec', 'label_file', 'post_start', 'pre_stop',
 ];
 const DEPLOY_KEYS = [
   'mode', 'replicas', 'labels', 'placement', 'resources', 'restart_policy', 'update_config',
@@ -650,6 +657,7 @@ class StackBuilder {
         if (n) {
           this.read.keys(n, npath, ['aliases', 'ipv4_address'], {
             ipv6_address: 'ipv6_address is ignored: Shoal networks are IPv4',
+            mac_address: 'mac_address is ignored: Shoal derives MAC addresses from IP addresses',
             priority: 'priority is ignored',
             link_local_ips: 'link_local_ips is ignored',
           });

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { IdSchema, Ipv4Schema, LabelsSchema, MetaSchema, NameSchema, ResourcesSchema } from './common.js';
 
+/** A million replicas is a typo, not a plan; the ceiling keeps one request from flooding the store. */
+export const MAX_REPLICAS = 100_000;
+
 export const ServiceModeSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('replicated'), replicas: z.number().int().nonnegative() }),
+  z.object({ kind: z.literal('replicated'), replicas: z.number().int().nonnegative().max(MAX_REPLICAS) }),
   z.object({ kind: z.literal('global') }),
 ]);
 export type ServiceMode = z.infer<typeof ServiceModeSchema>;

@@ -3,7 +3,7 @@ import { ShoalError, isShoalError } from '../errors.js';
 import { LabelsSchema, NameSchema } from '../model/common.js';
 import { NetworkSpecSchema } from '../model/network.js';
 import { NodeAvailabilitySchema } from '../model/node.js';
-import { ServiceSpecSchema } from '../model/service.js';
+import { MAX_REPLICAS, ServiceSpecSchema } from '../model/service.js';
 import { StackSpecSchema } from '../model/stack.js';
 import { PROTOCOL_VERSION, decodeWith } from './decode.js';
 
@@ -44,8 +44,7 @@ export const ApiRequestSchema = z.discriminatedUnion('verb', [
   req('network.disconnect', z.object({ network: Ref, service: Ref }).strict()),
   req('service.create', z.object({ spec: ServiceSpecSchema }).strict()),
   req('service.update', z.object({ service: Ref, version: Version, spec: ServiceSpecSchema, rollback: z.boolean().optional() }).strict()),
-  // A million replicas is a typo, not a plan; the ceiling keeps one request from flooding the store.
-  req('service.scale', z.object({ service: Ref, replicas: z.number().int().min(0).max(100_000) }).strict()),
+  req('service.scale', z.object({ service: Ref, replicas: z.number().int().min(0).max(MAX_REPLICAS) }).strict()),
   req('service.rm', z.object({ service: Ref }).strict()),
   req('service.ls', z.object({ stack: NameSchema.optional() }).strict()),
   req('service.ps', z.object({ service: Ref }).strict()),
