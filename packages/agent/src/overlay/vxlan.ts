@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { ShoalError } from '@shoal/core';
+import { succeeds, type Kernel } from '../kernel.js';
+import { macForAddress, overlayMtu } from './mac.js';
+
+/** One overlay network as a host needs to know it. */
+export interface OverlaySpec {
+  /** VXLAN network identifier, from the allocator; also names the network's sandbox. */
+  vni: number;
+  /** e.g. 10.0.1.0/24 */
+  subnet: string;
+  /** Put on the sandbox bridge; never a task's address. */
+  gateway: string;
+}
+
+/** A task's endpoint on another host: what static FDB and neighbour entries are made of. */
+export interface RemoteEndpoint {
+  address: string;
+  /** The underlay address of the host the task runs on. */
+  host: string;
+}
+
+/** A task's endpoint on this host: a veth from the sandbox bridge into the container. */
+export interface LocalEndpoint {
+  /** Stable id (the task's); names the veth. */
+  id: string;
+  address: string;
+  /** The container's init pid: its network namespace is /proc/PID/ns/net. */
+  pid: number;
+  /** The interface's name inside the container, e.g. eth0. */
+  ifname: string;
+}
+
+export interface OverlayHost {
+  /** This host's underlay address: the VXLAN source. */
+  localAddress: string;
+  /** The underlay interface, e.g. eth0. */
+  underlayDevice: string;
+  /** Defaults to the IANA port, 4789. */
+  vxlanPort?: number;
+}
+
+/** What the kernel holds for one overlay on this host, read back from it. */
+export interface OverlayKernelState {
+  /** MAC → underlay address, from the VXLAN device's forwarding database. */
+  fdb: Map<string, string>;
+  /** overlay address → MAC, from the VXLAN device's neighbour table. */
+  neighbours: Map<string, string>;
+  /** veths on the sandbox bridge. */
+  ports: string[];
+}
+
+const BRIDGE = 'br0';
+const VXLAN = 'vxlan0';
+
+export function sandboxName(vni: number): string {
+  return `shoal-ov-${vni}`;
+}
+
+/** Interface names are limited to 15 bytes: a short digest of the endpoint id keeps them unique. */
+export function vethNames(endpointId: string): { sandboxSide: string; containerSide: string } {
+  const h = createHash('sha256').update(endpointId).digest('hex').slice(0, 10);
+  return { sandboxSide: `vs${h}`, containerSide: `vc${h}` };
+}
+
+function prefixOf(subnet: string): number {
+  const p = Number(subnet.split('/')[1]);
+  if (!Number.isInteger(p) || p < 0 || p > 32) throw new ShoalError('bad_subnet', `overlay subnet ${subnet} has no valid prefix length`);
+  return p;
+}
+
+/**
+ * The VXLAN overlay on one host. Per network, a sandbox network namespace holds a bridge (with
+ * the gateway address) and a VXLAN device created in the host's namespace and moved in, so its
+ * UDP socket speaks over the underlay while the overlay's addresses stay apart from the host's.
+ * Learning is off and nothing is flooded: remote endpoints are static FDB entries (MAC → host)
+ * and neighbour entries the VXLAN device answers ARP from (proxy), all from cluster state.
+ */
+export class OverlayDriver {
+  readonly #port: number;
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly host: OverlayHost,
+  ) {
+    this.#port = host.vxlanPort ?? 4789;
+  }
+
+  private ip(vni: number, ...args: string[]): Promise<string> {
+    return this.kernel.run(['ip', '-n', sandboxName(vni), ...args]);
+  }
+
+  /** The overlay MTU: the underlay's minus VXLAN's 50 bytes, read from the kernel. */
+  async mtu(): Promise<number> {
+    const out = await this.kernel.run(['ip', '-j', 'link', 'show', 'dev', this.host.underlayDevice]);
+    const [link] = JSON.parse(out) as { mtu: number }[];
+    if (!link) throw new ShoalError('no_underlay', `underlay device ${this.host.underlayDevice} not found`);
+    return overlayMtu(link.mtu);
+  }
+
+  async exists(vni: number): Promise<boolean> {
+    return succeeds(this.kernel, ['ip', '-n', sandboxName(vni), 'link', 'show', 'dev', VXLAN]);
+  }
+
+  /** Creates the network's sandbox, bridge and VXLAN device if they are not there yet. */
+  async ensureNetwork(spec: OverlaySpec): Promise<void> {
+    if (await this.exists(spec.vni)) return;
+    const ns = sandboxName(spec.vni);
+    const mtu = String(await this.mtu());
+    // a sandbox left half-made by a crash is rebuilt from nothing
+    if (await succeeds(this.kernel, ['ip', 'netns', 'pids', ns])) await this.kernel.run(['ip', 'netns', 'del', ns]);
+    await this.kernel.run(['ip', 'netns', 'add', ns]);
+    await this.ip(spec.vni, 'link', 'set', 'lo', 'up');
+    await this.ip(spec.vni, 'link', 'add', BRIDGE, 'mtu', mtu, 'type', 'bridge');
+    await this.ip(spec.vni, 'addr', 'add', `${spec.gateway}/${prefixOf(spec.subnet)}`, 'dev', BRIDGE);
+    await this.ip(spec.vni, 'link', 'set', BRIDGE, 'up');
+    const tmp = `vx${spec.vni}`;
+    await this.kernel.run(['ip', 'link', 'del', tmp]).catch(() => undefined);
+    await this.kernel.run([
+      'ip', 'link', 'add', tmp, 'mtu', mtu, 'type', 'vxlan', 'id', String(spec.vni), 'dstport', String(this.#port),
+      'local', this.host.localAddress, 'dev', this.host.underlayDevice, 'nolearning', 'proxy',
+    ]);
+    await this.kernel.run(['ip', 'link', 'set', tmp, 'netns', ns]);
+    await this.ip(spec.vni, 'link', 'set', tmp, 'name', VXLAN);
+    await this.ip(spec.vni, 'link', 'set', VXLAN, 'master', BRIDGE, 'up');
+  }
+
+  /** Removes the network's sandbox; its bridge, VXLAN device and veths go with it. */
+  async removeNetwork(vni: number): Promise<void> {
+    if (await succeeds(this.kernel, ['ip', 'netns', 'pids', sandboxName(vni)])) {
+      await this.kernel.run(['ip', 'netns', 'del', sandboxName(vni)]);
+    }
+  }
+
+  /** Plugs a container into the network: a veth from the bridge, its far end the container's ifname. */
+  async attach(spec: OverlaySpec, ep: LocalEndpoint): Promise<void> {
+    const { sandboxSide, containerSide } = vethNames(ep.id);
+    const mtu = String(await this.mtu());
+    const inContainer = (...args: string[]): Promise<string> => this.kernel.run(['nsenter', '-t', String(ep.pid), '-n', 'ip', ...args]);
+    await this.kernel.run(['ip', 'link', 'del', sandboxSide]).catch(() => undefined);
+    await this.kernel.run(['ip', 'link', 'add', sandboxSide, 'mtu', mtu, 'type', 'veth', 'peer', 'name', containerSide, 'mtu', mtu]);
+    try {
+      await this.kernel.run(['ip', 'link', 'set', sandboxSide, 'netns', sandboxName(spec.vni)]);
+      await this.ip(spec.vni, 'link', 'set', sandboxSide, 'master', BRIDGE, 'up');
+      await this.kernel.run(['ip', 'link', 'set', containerSide, 'netns', String(ep.pid)]);
+      await inContainer('link', 'set', containerSide, 'name', ep.ifname, 'address', macForAddress(ep.address));
+      await inContainer('addr', 'add', `${ep.address}/${prefixOf(spec.subnet)}`, 'dev', ep.ifname);
+      await inContainer('link', 'set', ep.ifname, 'up');
+    } catch (err) {
+      await this.kernel.run(['ip', 'link', 'del', sandboxSide]).catch(() => undefined);
+      await this.ip(spec.vni, 'link', 'del', sandboxSide).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Unplugs a container; deleting the sandbox end removes the container's end too. */
+  async detach(vni: number, endpointId: string): Promise<void> {
+    const { sandboxSide } = vethNames(endpointId);
+    await this.ip(vni, 'link', 'del', sandboxSide).catch(() => undefined);
+  }
+
+  async read(vni: number): Promise<OverlayKernelState> {
+    const fdb = new Map<string, string>();
+    const fdbOut = await this.kernel.run(['bridge', '-n', sandboxName(vni), '-j', 'fdb', 'show', 'dev', VXLAN]);
+    for (const e of JSON.parse(fdbOut || '[]') as { mac: string; dst?: string; flags?: string[] }[]) {
+      if (e.dst && e.mac !== '00:00:00:00:00:00') fdb.set(e.mac, e.dst);
+    }
+    const neighbours = new Map<string, string>();
+    const neighOut = await this.ip(vni, '-j', 'neigh', 'show', 'dev', VXLAN);
+    for (const n of JSON.parse(neighOut || '[]') as { dst: string; lladdr?: string }[]) {
+      if (n.lladdr) neighbours.set(n.dst, n.lladdr);
+    }
+    const linksOut = await this.ip(vni, '-j', 'link', 'show', 'master', BRIDGE);
+    const ports = (JSON.parse(linksOut || '[]') as { ifname: string }[]).map((l) => l.ifname).filter((n) => n !== VXLAN);
+    return { fdb, neighbours, ports };
+  }
+
+  /**
+   * Makes the kernel's FDB and neighbour entries for the network exactly the given remote
+   * endpoints: missing ones added, stale ones (a task that moved or ended) removed, so the
+   * overlay never sends to a host that no longer has the address.
+   */
+  async setRemotes(vni: number, remotes: readonly RemoteEndpoint[]): Promise<{ added: number; removed: number }> {
+    const want = new Map(remotes.filter((r) => r.host !== this.host.localAddress).map((r) => [r.address, { mac: macForAddress(r.address), host: r.host }]));
+    const wantFdb = new Map([...want.values()].map((w) => [w.mac, w.host]));
+    const have = await this.read(vni);
+    const ns = sandboxName(vni);
+    let added = 0;
+    let removed = 0;
+    for (const [mac, dst] of have.fdb) {
+      if (wantFdb.get(mac) !== dst) {
+        await this.kernel.run(['bridge', '-n', ns, 'fdb', 'del', mac, 'dev', VXLAN, 'dst', dst, 'self']);
+        await this.kernel.run(['bridge', '-n', ns, 'fdb', 'del', mac, 'dev', VXLAN, 'master']).catch(() => undefined);
+        removed++;
+      }
+    }
+    for (const [address, mac] of have.neighbours) {
+      if (want.get(address)?.mac !== mac) {
+        await this.ip(vni, 'neigh', 'del', address, 'dev', VXLAN);
+        removed++;
+      }
+    }
+    for (const [address, w] of want) {
+      if (have.fdb.get(w.mac) !== w.host) {
+        // `self` steers the VXLAN device to the host; `master` tells the bridge the MAC is behind
+        // the VXLAN port, so frames for it are not flooded to local containers.
+        await this.kernel.run(['bridge', '-n', ns, 'fdb', 'replace', w.mac, 'dev', VXLAN, 'dst', w.host, 'self', 'permanent']);
+        await this.kernel.run(['bridge', '-n', ns, 'fdb', 'replace', w.mac, 'dev', VXLAN, 'master', 'static']);
+        added++;
+      }
+      if (have.neighbours.get(address) !== w.mac) {
+        await this.ip(vni, 'neigh', 'replace', address, 'lladdr', w.mac, 'dev', VXLAN, 'nud', 'permanent');
+        added++;
+      }
+    }
+    return { added, removed };
+  }
+}
