@@ -5,6 +5,7 @@ export { SeededRng } from './core/rng.js';
 export { crc32 } from './core/checksum.js';
 export { applyConfChange } from './core/confchange.js';
 export { MemoryStorage, StorageError } from './storage/memory.js';
+export { bootstrap } from './storage/bootstrap.js';
 
 export type { FollowerStatus, Status } from './core/node.js';
 export type { ProposeResult, RaftOptions, RefuseReason } from './core/raft.js';

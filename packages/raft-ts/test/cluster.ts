@@ -1,6 +1,6 @@
 // A synchronous in-process cluster for interaction tests: every message is delivered at once
 // unless a link is cut, so a test reads as a sequence of protocol events.
-import { MemoryStorage, RaftNode, SeededRng } from 'raft-ts';
+import { MemoryStorage, RaftNode, SeededRng, bootstrap } from 'raft-ts';
 import type { Entry, HardState, Message, NodeId, RaftOptions, ReadState } from 'raft-ts';
 
 export interface Member {
@@ -48,6 +48,17 @@ export class Cluster {
       if (s.hardState !== undefined) storage.setHardState(s.hardState);
       this.add(id, storage);
     }
+  }
+
+  /** A cluster whose membership is in the log (as a real one is), so members can join later. */
+  static bootstrapped(ids: readonly NodeId[], options: Partial<RaftOptions> = {}): Cluster {
+    const c = new Cluster([], options);
+    for (const id of ids) {
+      const storage = new MemoryStorage();
+      bootstrap(storage, ids);
+      c.add(id, storage);
+    }
+    return c;
   }
 
   add(id: NodeId, storage: MemoryStorage): Member {
