@@ -1,0 +1,209 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
+import * as dnsPacket from 'dns-packet';
+import type { Answer, Packet } from 'dns-packet';
+import type { DnsTable } from './table.js';
+
+export interface Upstream {
+  address: string;
+  port?: number;
+}
+
+export interface DnsServerOptions {
+  table: DnsTable;
+  /** Where to listen: on a host, the address containers use as their nameserver. */
+  address: string;
+  /** 53 on a host; 0 picks a free port (tests). */
+  port?: number;
+  /** The host's own resolvers, for every name that is not the cluster's. */
+  upstreams: readonly Upstream[];
+  /** Per upstream try. */
+  upstreamTimeoutMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+/** Response codes travel in the low four bits of the flags word. */
+const RCODES = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
+type Rcode = keyof typeof RCODES;
+
+/** Plain DNS over UDP caps an answer at 512 bytes unless the client's EDNS says more. */
+const CLASSIC_UDP_LIMIT = 512;
+
+function udpLimit(query: Packet): number {
+  const opt = query.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+  return Math.max(CLASSIC_UDP_LIMIT, Math.min(opt?.udpPayloadSize ?? CLASSIC_UDP_LIMIT, 4096));
+}
+
+/**
+ * The host's resolver. Cluster names come from the DnsTable, scoped to the asking container's
+ * networks and rotated on every query (TTL 0, so a change is seen at once and a removed task is
+ * never answered from a cache); anything else goes to the upstreams unchanged.
+ */
+export class DnsServer {
+  #udp: Socket | undefined;
+  #tcp: Server | undefined;
+  #port = 0;
+  readonly #timeout: number;
+
+  constructor(private readonly options: DnsServerOptions) {
+    this.#timeout = options.upstreamTimeoutMs ?? 2000;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  async start(): Promise<void> {
+    const udp = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.options.port ?? 53, this.options.address, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    this.#udp = udp;
+    this.#port = udp.address().port;
+    udp.on('error', (err) => this.options.onError?.(err));
+    udp.on('message', (msg, rinfo) => {
+      this.answer(msg, rinfo.address, 'udp')
+        .then((reply) => {
+          if (reply) udp.send(reply, rinfo.port, rinfo.address);
+        })
+        .catch((err: unknown) => this.options.onError?.(err));
+    });
+
+    const tcp = createServer((sock) => this.serveTcp(sock));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.#port, this.options.address, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    tcp.on('error', (err) => this.options.onError?.(err));
+    this.#tcp = tcp;
+  }
+
+  async stop(): Promise<void> {
+    const udp = this.#udp;
+    const tcp = this.#tcp;
+    this.#udp = undefined;
+    this.#tcp = undefined;
+    if (udp) await new Promise<void>((r) => udp.close(() => r()));
+    if (tcp) await new Promise<void>((r) => tcp.close(() => r()));
+  }
+
+  private serveTcp(sock: TcpSocket): void {
+    let buf = Buffer.alloc(0);
+    sock.on('error', () => sock.destroy());
+    sock.setTimeout(10_000, () => sock.destroy());
+    sock.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        this.answer(msg, sock.remoteAddress?.replace(/^::ffff:/, '') ?? '', 'tcp')
+          .then((reply) => {
+            if (!reply || sock.destroyed) return;
+            const head = Buffer.alloc(2);
+            head.writeUInt16BE(reply.length);
+            sock.write(Buffer.concat([head, reply]));
+          })
+          .catch((err: unknown) => this.options.onError?.(err));
+      }
+    });
+  }
+
+  /** One query in, one reply out (or none for a message that is not a query). */
+  async answer(msg: Buffer, client: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    let query: Packet;
+    try {
+      query = dnsPacket.decode(msg);
+    } catch {
+      return undefined; // not DNS: nothing to answer, nothing to crash on
+    }
+    if (query.type !== 'query') return undefined;
+    const q = query.questions?.[0];
+    if (!q) return this.reply(query, 'FORMERR', [], transport);
+    const found = this.options.table.lookup(client, q.name);
+    if (found.kind === 'forward') return this.forward(msg, query, transport);
+    if (found.kind === 'nxdomain') return this.reply(query, 'NXDOMAIN', [], transport);
+    // a known name has only A records: other types get an empty NOERROR, not NXDOMAIN
+    const answers: Answer[] =
+      q.type === 'A' ? found.addresses.map((data) => ({ type: 'A', name: q.name, class: 'IN', ttl: 0, data }) as Answer) : [];
+    return this.reply(query, 'NOERROR', answers, transport);
+  }
+
+  private reply(query: Packet, rcode: Rcode, answers: Answer[], transport: 'udp' | 'tcp'): Buffer {
+    const base = {
+      type: 'response' as const,
+      id: query.id ?? 0,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | RCODES[rcode],
+      questions: query.questions ?? [],
+    };
+    const full = dnsPacket.encode({ ...base, answers } as Packet);
+    if (transport === 'tcp' || full.length <= udpLimit(query)) return full;
+    // too large for this UDP client: say so (TC), and it asks again over TCP
+    return dnsPacket.encode({ ...base, flags: base.flags | dnsPacket.TRUNCATED_RESPONSE, answers: [] } as Packet);
+  }
+
+  private async forward(msg: Buffer, query: Packet, transport: 'udp' | 'tcp'): Promise<Buffer> {
+    for (const up of this.options.upstreams) {
+      try {
+        return transport === 'tcp' ? await this.askTcp(msg, up) : await this.askUdp(msg, up);
+      } catch {
+        // try the next upstream
+      }
+    }
+    return this.reply(query, 'SERVFAIL', [], transport);
+  }
+
+  private askUdp(msg: Buffer, up: Upstream): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const sock = createSocket('udp4');
+      const timer = setTimeout(() => {
+        sock.close();
+        reject(new Error('upstream timed out'));
+      }, this.#timeout);
+      sock.on('error', (err) => {
+        clearTimeout(timer);
+        sock.close();
+        reject(err);
+      });
+      sock.on('message', (reply) => {
+        clearTimeout(timer);
+        sock.close();
+        resolve(reply);
+      });
+      sock.send(msg, up.port ?? 53, up.address);
+    });
+  }
+
+  private askTcp(msg: Buffer, up: Upstream): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const sock = connect({ host: up.address, port: up.port ?? 53 });
+      let buf = Buffer.alloc(0);
+      const timer = setTimeout(() => sock.destroy(new Error('upstream timed out')), this.#timeout);
+      sock.on('connect', () => {
+        const head = Buffer.alloc(2);
+        head.writeUInt16BE(msg.length);
+        sock.write(Buffer.concat([head, msg]));
+      });
+      sock.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          clearTimeout(timer);
+          sock.end();
+          resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        }
+      });
+      sock.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The names a host's resolver answers, per network, and who may ask. Names are scoped: a
+ * container sees only the names of the networks it is attached to, as with Docker's embedded DNS.
+ * Pure data in, answers out; the server around it does the I/O.
+ */
+
+/** One name on one network and the IPv4 addresses it stands for. */
+export interface NameRecord {
+  network: string;
+  name: string;
+  addresses: readonly string[];
+}
+
+/** A container asking: known by its source address, attached to these networks. */
+export interface DnsClient {
+  address: string;
+  networks: readonly string[];
+}
+
+export type Lookup =
+  | { kind: 'answer'; addresses: string[] }
+  /** a cluster name nobody holds: answer NXDOMAIN rather than leak the query upstream */
+  | { kind: 'nxdomain' }
+  /** not a cluster name, or an unknown client: the host's upstream servers answer */
+  | { kind: 'forward' };
+
+function normalise(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * A name is the cluster's if it has a single label (a service, alias or task name) or is
+ * `tasks.<service>`: Shoal answers those itself, NXDOMAIN included.
+ */
+export function isClusterName(name: string): boolean {
+  const n = normalise(name);
+  return !n.includes('.') || /^tasks\.[^.]+$/.test(n);
+}
+
+export class DnsTable {
+  /** network → name → addresses (de-duplicated, in the order given) */
+  readonly #names = new Map<string, Map<string, string[]>>();
+  readonly #clients = new Map<string, readonly string[]>();
+  /** Round-robin position per (client's networks, name). */
+  readonly #rotation = new Map<string, number>();
+
+  /** Replaces everything: the resolver is rebuilt from each assignment, never patched by hand. */
+  replace(records: readonly NameRecord[], clients: readonly DnsClient[]): void {
+    this.#names.clear();
+    this.#clients.clear();
+    for (const r of records) {
+      let net = this.#names.get(r.network);
+      if (!net) this.#names.set(r.network, (net = new Map()));
+      const key = normalise(r.name);
+      const list = net.get(key) ?? [];
+      for (const a of r.addresses) if (!list.includes(a)) list.push(a);
+      net.set(key, list);
+    }
+    for (const c of clients) this.#clients.set(c.address, c.networks);
+  }
+
+  lookup(clientAddress: string, qname: string): Lookup {
+    const networks = this.#clients.get(clientAddress);
+    if (!networks) return { kind: 'forward' };
+    const name = normalise(qname);
+    const found: string[] = [];
+    for (const network of networks) {
+      for (const a of this.#names.get(network)?.get(name) ?? []) if (!found.includes(a)) found.push(a);
+    }
+    if (found.length === 0) return isClusterName(name) ? { kind: 'nxdomain' } : { kind: 'forward' };
+    found.sort(compareIpv4);
+    const key = `${[...networks].sort().join(',')}|${name}`;
+    const start = (this.#rotation.get(key) ?? 0) % found.length;
+    this.#rotation.set(key, start + 1);
+    return { kind: 'answer', addresses: [...found.slice(start), ...found.slice(0, start)] };
+  }
+}
+
+function compareIpv4(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 4; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

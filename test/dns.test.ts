@@ -1,0 +1,81 @@
+import { createSocket } from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DnsServer, DnsTable } from '@shoal/agent';
+import { run } from '@shoal/lab';
+
+// The resolver on real sockets, asked by the real dig. Loopback has 127.0.0.0/8, so dig -b
+// picks the client address the resolver scopes its answers by.
+const WEB = ['10.0.1.2', '10.0.1.3', '10.0.1.4'];
+const MANY = Array.from({ length: 100 }, (_, i) => `10.0.3.${i + 1}`);
+
+describe('DNS resolver', () => {
+  const table = new DnsTable();
+  const upstreamTable = new DnsTable();
+  let server: DnsServer;
+  let upstream: DnsServer;
+
+  async function dig(client: string, ...args: string[]): Promise<string> {
+    const r = await run('dig', [`@127.0.0.1`, '-p', String(server.port), '-b', client, '+time=2', '+tries=1', ...args]);
+    return r.stdout;
+  }
+
+  beforeAll(async () => {
+    upstream = new DnsServer({ table: upstreamTable, address: '127.0.0.1', port: 0, upstreams: [] });
+    await upstream.start();
+    upstreamTable.replace([{ network: 'outside', name: 'mirror.example.test', addresses: ['192.0.2.80'] }], [{ address: '127.0.0.1', networks: ['outside'] }]);
+    server = new DnsServer({ table, address: '127.0.0.1', port: 0, upstreams: [{ address: '127.0.0.1', port: upstream.port }] });
+    await server.start();
+    table.replace(
+      [
+        { network: 'front', name: 'web', addresses: WEB },
+        { network: 'front', name: 'many', addresses: MANY },
+        { network: 'back', name: 'db', addresses: ['10.0.2.5'] },
+      ],
+      [
+        { address: '127.0.0.2', networks: ['front'] },
+        { address: '127.0.0.3', networks: ['back'] },
+      ],
+    );
+  });
+
+  afterAll(async () => {
+    await server.stop();
+    await upstream.stop();
+  });
+
+  it('answers a service with all its tasks, in a rotated order on each query', async () => {
+    const first = (await dig('127.0.0.2', 'web', '+short')).trim().split('\n');
+    const second = (await dig('127.0.0.2', 'web', '+short')).trim().split('\n');
+    expect([...first].sort()).toEqual(WEB);
+    expect([...second].sort()).toEqual(WEB);
+    expect(second[0]).not.toBe(first[0]);
+  });
+
+  it("answers NXDOMAIN for a name of a network the client is not on", async () => {
+    expect(await dig('127.0.0.2', 'db')).toContain('status: NXDOMAIN');
+    expect((await dig('127.0.0.3', 'db', '+short')).trim()).toBe('10.0.2.5');
+  });
+
+  it('forwards other names to the upstream servers', async () => {
+    expect((await dig('127.0.0.2', 'mirror.example.test', '+short')).trim()).toBe('192.0.2.80');
+  });
+
+  it('truncates a large answer over UDP and gives all of it over TCP', async () => {
+    const udp = await dig('127.0.0.2', 'many', '+notcp', '+ignore', '+noedns');
+    expect(udp).toMatch(/flags: qr aa tc/);
+    const all = (await dig('127.0.0.2', 'many', '+short')).trim().split('\n');
+    expect(all.sort()).toEqual([...MANY].sort());
+  });
+
+  it('never answers a removed task again', async () => {
+    table.replace([{ network: 'front', name: 'web', addresses: ['10.0.1.3'] }], [{ address: '127.0.0.2', networks: ['front'] }]);
+    for (let i = 0; i < 5; i++) expect((await dig('127.0.0.2', 'web', '+short')).trim()).toBe('10.0.1.3');
+  });
+
+  it('survives a message that is not DNS and keeps answering', async () => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.send(Buffer.from('not a dns message'), server.port, '127.0.0.1', () => r()));
+    sock.close();
+    expect((await dig('127.0.0.2', 'web', '+short')).trim()).toBe('10.0.1.3');
+  });
+});
