@@ -133,7 +133,7 @@ export class DnsServer {
     if (found.kind === 'nxdomain') return this.reply(query, 'NXDOMAIN', [], transport);
     // a known name has only A records: other types get an empty NOERROR, not NXDOMAIN
     const answers: Answer[] =
-      q.type === 'A' ? found.addresses.map((data) => ({ type: 'A', name: q.name, class: 'IN', ttl: 0, data }) as Answer) : [];
+      q.type === 'A' ? found.addresses.map((data) => ({ type: 'A', name: q.name, class: 'IN', ttl: 0, data })) : [];
     return this.reply(query, 'NOERROR', answers, transport);
   }
 
@@ -144,10 +144,10 @@ export class DnsServer {
       flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | RCODES[rcode],
       questions: query.questions ?? [],
     };
-    const full = dnsPacket.encode({ ...base, answers } as Packet);
+    const full = dnsPacket.encode({ ...base, answers });
     if (transport === 'tcp' || full.length <= udpLimit(query)) return full;
     // too large for this UDP client: say so (TC), and it asks again over TCP
-    return dnsPacket.encode({ ...base, flags: base.flags | dnsPacket.TRUNCATED_RESPONSE, answers: [] } as Packet);
+    return dnsPacket.encode({ ...base, flags: base.flags | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
   }
 
   private async forward(msg: Buffer, query: Packet, transport: 'udp' | 'tcp'): Promise<Buffer> {

@@ -50,7 +50,7 @@ export class DnsTable {
     this.#clients.clear();
     for (const r of records) {
       let net = this.#names.get(r.network);
-      if (!net) this.#names.set(r.network, (net = new Map()));
+      if (!net) this.#names.set(r.network, (net = new Map<string, string[]>()));
       const key = normalise(r.name);
       const list = net.get(key) ?? [];
       for (const a of r.addresses) if (!list.includes(a)) list.push(a);
