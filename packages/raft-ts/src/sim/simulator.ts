@@ -1,6 +1,7 @@
 import { RaftNode } from '../core/node.js';
 import { SeededRng } from '../core/rng.js';
-import type { Message, NodeId, Ready } from '../core/types.js';
+import type { ConfChange, Message, NodeId, Ready } from '../core/types.js';
+import { bootstrap } from '../storage/bootstrap.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { HistoryOp } from './history.js';
 import { InvariantViolation, Invariants, type LogView } from './invariants.js';
@@ -27,6 +28,7 @@ export interface SimStats {
   crashes: number;
   partitions: number;
   transfers: number;
+  confChanges: number;
   maxTerm: number;
   committed: number;
   opsCompleted: number;
@@ -57,6 +59,8 @@ interface Member {
   readonly period: number;
   readonly phase: number;
   waitingReads: { index: number; context: string }[];
+  /** Stopped for good because the cluster removed it (until it is added back). */
+  retired: boolean;
 }
 
 interface Client {
@@ -99,19 +103,23 @@ export class Simulation {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   readonly stats: SimStats = {
-    ticks: 0, messages: 0, dropped: 0, crashes: 0, partitions: 0, transfers: 0,
+    ticks: 0, messages: 0, dropped: 0, crashes: 0, partitions: 0, transfers: 0, confChanges: 0,
     maxTerm: 0, committed: 0, opsCompleted: 0, snapshotsInstalled: 0, rejected: 0,
   };
 
   constructor(private readonly config: SimConfig) {
     this.rng = new SeededRng(config.seed);
     this.net = new SimNetwork(this.rng, { loss: 0.05, duplicate: 0.03, maxDelay: 2 * SUBTICKS });
-    this.ids = Array.from({ length: config.size }, (_, i) => i + 1);
-    this.snapshotEvery = 10 + this.rng.int(30);
+    // One spare id beyond the initial voters, for membership changes.
+    this.ids = Array.from({ length: config.size + 1 }, (_, i) => i + 1);
+    const voters = this.ids.slice(0, config.size);
+    this.snapshotEvery = 5 + this.rng.int(25);
     this.preVote = this.rng.chance(0.75);
     this.checkQuorum = this.rng.chance(0.75);
     for (const id of this.ids) {
-      const storage = new MemoryStorage({ voters: this.ids, learners: [] });
+      const storage = new MemoryStorage();
+      const spare = !voters.includes(id);
+      if (!spare) bootstrap(storage, voters);
       const m: Member = {
         id,
         storage,
@@ -120,12 +128,13 @@ export class Simulation {
         period: SUBTICKS - 2 + this.rng.int(5),
         phase: this.rng.int(SUBTICKS),
         waitingReads: [],
+        retired: spare,
       };
       this.members.set(id, m);
-      this.start(m);
+      if (!spare) this.start(m);
     }
     for (let c = 1; c <= (config.clients ?? 3); c++) {
-      this.clients.push({ id: c, seq: 0, target: this.pick(this.ids), op: undefined, record: undefined, sentAt: 0 });
+      this.clients.push({ id: c, seq: 0, target: this.pick(voters), op: undefined, record: undefined, sentAt: 0 });
     }
   }
 
@@ -191,7 +200,7 @@ export class Simulation {
       if (victims.length > 0) this.crash(this.pick(victims), 'injected');
     }
     for (const m of this.members.values()) {
-      if (m.node === undefined && r.chance(0.01)) {
+      if (m.node === undefined && !m.retired && r.chance(0.005)) {
         this.start(m);
         this.trace(`restart ${m.id}`);
       }
@@ -220,10 +229,13 @@ export class Simulation {
       this.net.heal();
       this.trace('heal partitions');
     }
+    if (r.chance(0.002)) this.changeMembership();
     if (r.chance(0.001)) {
       const leader = this.leaders()[0];
       if (leader !== undefined) {
-        const to = this.pick(this.ids.filter((x) => x !== leader.m.id));
+        const voters = leader.node.status().conf.voters.filter((x) => x !== leader.m.id);
+        if (voters.length === 0) return;
+        const to = this.pick(voters);
         leader.node.transferLeader(to);
         this.stats.transfers++;
         this.trace(`transfer ${leader.m.id} -> ${to}`);
@@ -231,6 +243,47 @@ export class Simulation {
     }
     if (r.chance(0.002)) {
       this.net.faults = { loss: r.int(4) * 0.05, duplicate: r.int(3) * 0.03, maxDelay: 1 + r.int(3 * SUBTICKS) };
+    }
+  }
+
+  /** Latest membership action per id, by log index: a removal applied late must not undo a re-add. */
+  private readonly lastMembershipAction = new Map<NodeId, number>();
+
+  private changeMembership(): void {
+    const leader = this.leaders().sort((a, b) => b.term - a.term)[0];
+    if (leader === undefined) return;
+    const conf = leader.node.status().conf;
+    const outsiders = this.ids.filter((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+    const choices: ConfChange[] = [];
+    for (const id of outsiders) choices.push({ type: 'addLearner', node: id });
+    for (const id of conf.learners) choices.push({ type: 'addVoter', node: id });
+    if (conf.voters.length >= this.config.size) for (const id of conf.voters) choices.push({ type: 'removeNode', node: id });
+    if (choices.length === 0) return;
+    const cc = this.pick(choices);
+    const r = leader.node.proposeConfChange(cc);
+    if (r.status !== 'appended') return;
+    this.stats.confChanges++;
+    this.trace(`propose ${cc.type} ${cc.node} at ${r.index} on ${leader.m.id}`);
+    if (cc.type === 'addLearner') {
+      this.lastMembershipAction.set(cc.node, r.index);
+      const m = this.members.get(cc.node);
+      if (m !== undefined && m.retired) {
+        m.retired = false;
+        if (m.node === undefined) this.start(m);
+      }
+    }
+  }
+
+  /** A member whose removal committed is shut down, as an operator would. */
+  private onRemovalApplied(node: NodeId, index: number): void {
+    if ((this.lastMembershipAction.get(node) ?? 0) > index) return;
+    this.lastMembershipAction.set(node, index);
+    const m = this.members.get(node);
+    if (m === undefined || m.retired) return;
+    m.retired = true;
+    if (m.node !== undefined) {
+      this.crash(m, 'removed from the cluster');
+      this.stats.crashes--;
     }
   }
 
@@ -310,9 +363,11 @@ export class Simulation {
       }
       this.inv.observeApplied(m.id, m.sm.applied, m.sm.digest);
     }
+    const removals: [NodeId, number][] = [];
     for (const e of rd.committedEntries) {
       const result = m.sm.apply(e);
       this.inv.observeApplied(m.id, e.index, m.sm.digest);
+      if (e.kind === 'conf' && e.change.type === 'removeNode') removals.push([e.change.node, e.index]);
       if (e.kind === 'normal' && result !== undefined) {
         const op = decodeOp(e.data);
         if (op !== undefined) this.complete(op.client, op.seq, result.ok, result.value);
@@ -322,7 +377,8 @@ export class Simulation {
     node.advance();
     this.serveReads(m);
     this.maybeSnapshot(m, node);
-    return true;
+    for (const [id, index] of removals) this.onRemovalApplied(id, index);
+    return m.node !== undefined;
   }
 
   private serveReads(m: Member): void {
@@ -387,16 +443,21 @@ export class Simulation {
 
   /** Checks that every committed entry is still durable on a majority (or behind their snapshots). */
   private checkDurability(): void {
-    const majority = Math.floor(this.ids.length / 2) + 1;
     const top = this.inv.maxCommitted;
     const term = this.inv.committedTermAt(top);
-    if (top === 0 || term === undefined) return;
-    let holders = 0;
-    for (const m of this.members.values()) {
-      const s = m.storage;
-      if (s.snapshot().meta.index >= top || s.term(top) === term) holders++;
-    }
-    if (holders < majority) throw new InvariantViolation(`durability: committed ${top}@${term} is on ${holders} members only`);
+    // Read the configuration from a member that holds the committed entry itself.
+    const witness = this.up().find((m) => m.node?.term(top) === term)?.node;
+    if (top === 0 || term === undefined || witness === undefined) return;
+    // With single-server changes the leader counts a commit against the latest configuration in
+    // its log, which may be one change ahead of the one in force at `top`: accept either.
+    const confs = [witness.confStateAt(top).voters, witness.status().conf.voters];
+    const holds = (id: NodeId): boolean => {
+      const s = this.members.get(id)?.storage;
+      return s !== undefined && (s.snapshot().meta.index >= top || s.term(top) === term);
+    };
+    if (confs.some((voters) => voters.filter(holds).length >= Math.floor(voters.length / 2) + 1)) return;
+    const where = confs.map((voters) => voters.map((id) => `${id}:${this.members.get(id)?.storage.term(top) ?? '-'}`).join(' ')).join(' / ');
+    throw new InvariantViolation(`durability: committed ${top}@${term} is on no majority (${where})`);
   }
 
   private subtick(): void {
@@ -413,12 +474,23 @@ export class Simulation {
     if (this.now % 25 === 0) this.checkDurability();
   }
 
-  private agreedLeader(): NodeId | undefined {
-    const up = this.up();
+  /** Members of the cluster as its latest leader sees it. */
+  private currentMembers(): Member[] {
     const leaders = this.leaders();
-    if (leaders.length === 0 || up.length !== this.ids.length) return undefined;
+    if (leaders.length === 0) return [];
     const top = leaders.reduce((a, b) => (b.term > a.term ? b : a));
-    for (const m of up) {
+    const conf = top.node.status().conf;
+    return [...conf.voters, ...conf.learners].flatMap((id) => {
+      const m = this.members.get(id);
+      return m === undefined ? [] : [m];
+    });
+  }
+
+  private agreedLeader(): NodeId | undefined {
+    const leaders = this.leaders();
+    if (leaders.length === 0) return undefined;
+    const top = leaders.reduce((a, b) => (b.term > a.term ? b : a));
+    for (const m of this.currentMembers()) {
       const st = m.node?.status();
       if (st?.leader !== top.m.id || st.term !== top.term) return undefined;
     }
@@ -434,7 +506,7 @@ export class Simulation {
       this.chaos = false;
       this.net.heal();
       this.net.faults = { loss: 0, duplicate: 0, maxDelay: 3 };
-      for (const m of this.members.values()) if (m.node === undefined) this.start(m);
+      for (const m of this.members.values()) if (m.node === undefined && !m.retired) this.start(m);
       this.trace('healed');
       const deadline = this.now + (this.config.livenessTicks ?? 30 * ELECTION_TICK) * SUBTICKS;
       let leader: NodeId | undefined;
@@ -451,13 +523,13 @@ export class Simulation {
           if (r?.status === 'appended') markerIndex = r.index;
         }
         const pending = this.clients.some((c) => c.op !== undefined);
-        const allApplied = markerIndex > 0 && this.up().every((m) => m.sm.applied >= markerIndex);
+        const allApplied = markerIndex > 0 && this.currentMembers().every((m) => m.sm.applied >= markerIndex);
         if (!pending && allApplied) break;
         this.subtick();
       }
       const stuck = this.clients.filter((c) => c.op !== undefined).map((c) => `${c.id}:${c.op?.kind}#${c.op?.seq}`);
       if (stuck.length > 0) throw new InvariantViolation(`liveness: operations still pending after healing: ${stuck.join(' ')}`);
-      if (markerIndex === 0 || !this.up().every((m) => m.sm.applied >= markerIndex)) {
+      if (markerIndex === 0 || !this.currentMembers().every((m) => m.sm.applied >= markerIndex)) {
         throw new InvariantViolation('liveness: a write after healing did not reach every member');
       }
       this.inv.checkLogMatching(this.up().flatMap((m) => (m.node === undefined ? [] : [viewOf(m, m.node)])));
