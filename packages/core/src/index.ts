@@ -151,3 +151,7 @@ export { interpolateString } from './compose/interpolate.js';
 export type { Env } from './compose/interpolate.js';
 export { parseDuration, parseBytes, parseCpus, splitCommand } from './compose/units.js';
 export { parseShortPort, MAX_PORT_RANGE } from './compose/ports.js';
+
+// Rules of specs beyond their schema.
+export { serviceSpecProblems, networkSpecProblems, fixedAddressProblems } from './model/checks.js';
+export type { SpecProblem } from './model/checks.js';
