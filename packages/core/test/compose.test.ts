@@ -188,6 +188,19 @@ describe('compose: merging files as docker compose -f a -f b', () => {
     expect(service(stack, 'api').container.command).toEqual(['./api', '--prod']);
   });
 
+  it('drops what an earlier file set where a later one says !reset, and replaces lists where it says !override', () => {
+    const prod = {
+      name: 'reset.yml',
+      text: 'services:\n  web:\n    ports: !override\n      - "8443:8443"\n    hostname: !reset null\n    deploy:\n      placement: !reset {}\n',
+    };
+    const web = service(ok(parseCompose([fixture('shop.yml'), prod], { stackName: 'shop' })), 'web');
+    expect(web.endpoint.ports).toEqual([{ target: 8443, published: 8443, protocol: 'tcp', mode: 'ingress' }]);
+    expect(web.container.hostname).toBeUndefined();
+    expect(web.placement).toEqual({ constraints: [], preferences: [] });
+    // Untagged keys of the same file still merge as usual.
+    expect(web.mode).toEqual({ kind: 'replicated', replicas: 3 });
+  });
+
   it('points an error in the second file at that file and line', () => {
     const bad = { name: 'override.yml', text: 'services:\n  web:\n    deploy:\n      replicas: many\n' };
     const result = parseCompose([fixture('shop.yml'), bad], { stackName: 'shop' });

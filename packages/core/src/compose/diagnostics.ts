@@ -33,7 +33,9 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${where}${d.path}: ${d.message}`;
 }
 
-const key = (path: Path): string => path.map(String).join('\u0000');
+/** A path as a map key. */
+export const pathKey = (path: Path): string => path.map(String).join('\u0000');
+const key = pathKey;
 
 /**
  * Where each value came from. Merging files and normalising list forms move values to new

@@ -1,7 +1,7 @@
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { Diagnostic, Path } from './diagnostics.js';
-import { Locations, formatPath } from './diagnostics.js';
+import { Locations, formatPath, pathKey } from './diagnostics.js';
 
 export interface ComposeFile {
   /** Shown in messages, e.g. `docker-compose.yml`. */
@@ -13,6 +13,8 @@ export interface LoadedFile {
   value: unknown;
   locations: Locations;
   errors: Diagnostic[];
+  /** Paths tagged `!reset` (remove what earlier files set) and `!override` (replace, not merge). */
+  tags: { reset: Set<string>; override: Set<string> };
 }
 
 /** Aliases expand as the file is read; a few hundred is plenty, millions is an attack. */
@@ -31,9 +33,12 @@ function walk(
   file: string,
   lines: LineCounter,
   locations: Locations,
+  tags: LoadedFile['tags'],
   depth: number,
 ): void {
   if (!node || depth > MAX_DEPTH) return;
+  if (node.tag === '!reset') tags.reset.add(pathKey(path));
+  if (node.tag === '!override') tags.override.add(pathKey(path));
   const at = (n: YamlNode | null | undefined): { file: string; line: number; column: number } | undefined => {
     const offset = n?.range?.[0];
     if (offset === undefined) return undefined;
@@ -41,7 +46,7 @@ function walk(
     return { file, line, column: col };
   };
   if (isAlias(node)) {
-    walk(doc, node.resolve(doc), path, file, lines, locations, depth + 1);
+    walk(doc, node.resolve(doc), path, file, lines, locations, tags, depth + 1);
     return;
   }
   if (isMap(node)) {
@@ -61,7 +66,7 @@ function walk(
       seen.add(k);
       const pos = at(keyNode);
       if (pos) locations.set([...path, k], pos);
-      walk(doc, pair.value as YamlNode | null, [...path, k], file, lines, locations, depth + 1);
+      walk(doc, pair.value as YamlNode | null, [...path, k], file, lines, locations, tags, depth + 1);
     }
     // Keys merged in with `<<: *base` are placed where the base defines them; the map's own
     // keys win, and an earlier source wins over a later one, as YAML merge keys do.
@@ -75,14 +80,14 @@ function walk(
         seen.add(k);
         const pos = at(keyNode);
         if (pos) locations.set([...path, k], pos);
-        walk(doc, pair.value as YamlNode | null, [...path, k], file, lines, locations, depth + 1);
+        walk(doc, pair.value as YamlNode | null, [...path, k], file, lines, locations, tags, depth + 1);
       }
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
       const pos = at(item as YamlNode);
       if (pos) locations.set([...path, i], pos);
-      walk(doc, item as YamlNode, [...path, i], file, lines, locations, depth + 1);
+      walk(doc, item as YamlNode, [...path, i], file, lines, locations, tags, depth + 1);
     });
   }
 }
@@ -120,6 +125,7 @@ export function loadComposeFile(file: ComposeFile): LoadedFile {
     return {
       value: undefined,
       locations,
+      tags: { reset: new Set(), override: new Set() },
       errors: doc.errors.map((e) => errorAt(`invalid YAML: ${e.message.split('\n')[0] ?? e.message}`, e.pos[0])),
     };
   }
@@ -127,10 +133,11 @@ export function loadComposeFile(file: ComposeFile): LoadedFile {
   try {
     value = untangle(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), new Set());
   } catch (err) {
-    return { value: undefined, locations, errors: [errorAt(`cannot expand YAML aliases: ${(err as Error).message}`, undefined)] };
+    return { value: undefined, locations, tags: { reset: new Set(), override: new Set() }, errors: [errorAt(`cannot expand YAML aliases: ${(err as Error).message}`, undefined)] };
   }
   // So an error about something missing at the top still names the file.
   locations.set([], { file: file.name, line: 1, column: 1 });
-  walk(doc, doc.contents, [], file.name, lines, locations, 0);
-  return { value, locations, errors: [] };
+  const tags: LoadedFile['tags'] = { reset: new Set(), override: new Set() };
+  walk(doc, doc.contents, [], file.name, lines, locations, tags, 0);
+  return { value, locations, errors: [], tags };
 }

@@ -1,9 +1,12 @@
 import type { Path } from './diagnostics.js';
-import { Locations, isRecord } from './diagnostics.js';
+import { Locations, isRecord, pathKey } from './diagnostics.js';
 
 export interface Tree {
   value: unknown;
   locations: Locations;
+  /** Path keys (see `pathKey`) tagged `!reset` and `!override` in this file. */
+  reset?: ReadonlySet<string>;
+  override?: ReadonlySet<string>;
 }
 
 const matches = (path: Path, pattern: readonly string[]): boolean =>
@@ -59,7 +62,7 @@ export function normaliseForms(tree: Tree): void {
   tree.value = visit(tree.value, []);
 }
 
-function mergeValue(a: unknown, b: unknown, path: Path, al: Locations, bl: Locations, out: Locations): unknown {
+function mergeValue(a: unknown, b: unknown, path: Path, al: Locations, bl: Locations, out: Locations, tags: Tree): unknown {
   if (b === undefined) {
     out.copyTree(a, path, path, al);
     return a;
@@ -70,14 +73,19 @@ function mergeValue(a: unknown, b: unknown, path: Path, al: Locations, bl: Locat
     const result: Record<string, unknown> = {};
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
       const p = [...path, k];
-      if (!(k in b)) {
+      // `!reset` drops what earlier files set; `!override` replaces it instead of merging.
+      if (tags.reset?.has(pathKey(p))) continue;
+      if (k in b && tags.override?.has(pathKey(p))) {
+        result[k] = b[k];
+        out.copyTree(b[k], p, p, bl);
+      } else if (!(k in b)) {
         result[k] = a[k];
         out.copyTree(a[k], p, p, al);
       } else if (!(k in a)) {
         result[k] = b[k];
         out.copyTree(b[k], p, p, bl);
       } else {
-        result[k] = mergeValue(a[k], b[k], p, al, bl, out);
+        result[k] = mergeValue(a[k], b[k], p, al, bl, out, tags);
       }
     }
     return result;
@@ -102,10 +110,12 @@ function mergeValue(a: unknown, b: unknown, path: Path, al: Locations, bl: Locat
 
 /** `docker compose -f a.yml -f b.yml`: later files override and extend earlier ones. */
 export function mergeTrees(trees: readonly Tree[]): Tree {
-  const [first, ...rest] = trees;
-  if (!first) return { value: {}, locations: new Locations() };
-  return rest.reduce<Tree>((acc, next) => {
-    const locations = new Locations();
-    return { value: mergeValue(acc.value, next.value, [], acc.locations, next.locations, locations), locations };
-  }, first);
+  // Starting from nothing, so the first file's `!reset` tags are honoured like any other's.
+  return trees.reduce<Tree>(
+    (acc, next) => {
+      const locations = new Locations();
+      return { value: mergeValue(acc.value, next.value, [], acc.locations, next.locations, locations, next), locations };
+    },
+    { value: {}, locations: new Locations() },
+  );
 }

@@ -777,7 +777,7 @@ export function parseCompose(files: ComposeFile | readonly ComposeFile[], option
     }
     errors.push(...report.errors);
     warnings.push(...report.warnings);
-    const tree: Tree = { value: loaded.value, locations: loaded.locations };
+    const tree: Tree = { value: loaded.value, locations: loaded.locations, reset: loaded.tags.reset, override: loaded.tags.override };
     normaliseForms(tree);
     trees.push(tree);
   }
