@@ -37,6 +37,8 @@ export { Simulation, runSimulation } from './sim/simulator.js';
 export { Invariants, InvariantViolation } from './sim/invariants.js';
 export { KvStateMachine, encodeOp, decodeOp } from './sim/state-machine.js';
 export type { SimConfig, SimReport, SimStats } from './sim/simulator.js';
+export { checkLinearizable } from './sim/linearizability.js';
 export type { HistoryOp } from './sim/history.js';
+export type { LinearizabilityResult } from './sim/linearizability.js';
 export type { KvOp, KvResult } from './sim/state-machine.js';
 export type { LogView } from './sim/invariants.js';

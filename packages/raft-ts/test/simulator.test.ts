@@ -4,14 +4,20 @@ import { runSimulation } from 'raft-ts';
 const SEEDS = 300;
 
 describe.each([3, 5])('simulated cluster of %i under faults', (size) => {
-  it(`keeps every safety property and recovers liveness after healing, for ${SEEDS} seeds`, () => {
+  it(`keeps every safety property, recovers liveness after healing and stays linearizable, for ${SEEDS} seeds`, () => {
     const failures: string[] = [];
     let ops = 0;
     let crashes = 0;
+    let snapshots = 0;
+    let confChanges = 0;
+    let transfers = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = runSimulation({ seed, size });
       ops += r.stats.opsCompleted;
       crashes += r.stats.crashes;
+      snapshots += r.stats.snapshotsInstalled;
+      confChanges += r.stats.confChanges;
+      transfers += r.stats.transfers;
       if (!r.ok) failures.push(r.failure ?? `seed ${seed} failed`);
     }
     // A failing seed prints itself; runSimulation({ seed, size, trace: console.log }) replays it.
@@ -19,6 +25,9 @@ describe.each([3, 5])('simulated cluster of %i under faults', (size) => {
     // Guard against a simulator that silently stopped exercising anything.
     expect(ops).toBeGreaterThan(SEEDS * 10);
     expect(crashes).toBeGreaterThan(SEEDS);
+    expect(snapshots).toBeGreaterThan(SEEDS / 10);
+    expect(confChanges).toBeGreaterThan(SEEDS / 2);
+    expect(transfers).toBeGreaterThan(SEEDS / 10);
   });
 });
 

@@ -5,6 +5,7 @@ import { bootstrap } from '../storage/bootstrap.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { HistoryOp } from './history.js';
 import { InvariantViolation, Invariants, type LogView } from './invariants.js';
+import { checkLinearizable } from './linearizability.js';
 import { SimNetwork } from './network.js';
 import { KvStateMachine, decodeOp, encodeOp, type KvOp } from './state-machine.js';
 
@@ -17,6 +18,11 @@ export interface SimConfig {
   /** After healing: ticks within which a leader must emerge and every pending operation finish. */
   readonly livenessTicks?: number;
   readonly clients?: number;
+  /**
+   * Serve gets from the contacted member's local state instead of through ReadIndex. Not
+   * linearizable: it exists so that tests can show the checker catching stale reads.
+   */
+  readonly unsafeLocalReads?: boolean;
   /** Called with progress lines (for a replay by hand); silent when absent. */
   readonly trace?: (line: string) => void;
 }
@@ -49,6 +55,7 @@ export interface SimReport {
 const SUBTICKS = 10;
 const ELECTION_TICK = 10;
 const KEYS = ['a', 'b', 'c'];
+const CLIENT_TIMEOUT = 3 * ELECTION_TICK * SUBTICKS;
 
 interface Member {
   readonly id: NodeId;
@@ -307,7 +314,7 @@ export class Simulation {
         c.record = { client: c.id, kind: op.kind, key, value: op.value, expect: op.expect, call: this.now, ret: undefined, ok: false, output: '' };
         this.history.push(c.record);
         this.sendOp(c);
-      } else if (this.now - c.sentAt > 3 * ELECTION_TICK * SUBTICKS) {
+      } else if (this.now - c.sentAt > CLIENT_TIMEOUT) {
         // Timed out: the operation may or may not have happened; retry elsewhere (deduplicated).
         c.target = this.pick(this.ids);
         this.sendOp(c);
@@ -315,14 +322,31 @@ export class Simulation {
     }
   }
 
-  private sendOp(c: Client): void {
+  private sendOp(c: Client, redirected = false): void {
     const op = c.op;
     if (op === undefined) return;
     c.sentAt = this.now;
+    const retrySoon = this.now - CLIENT_TIMEOUT + SUBTICKS;
     const node = this.members.get(c.target)?.node;
-    if (node === undefined) return;
+    if (node === undefined) {
+      // Connection refused: try another member a tick from now rather than waiting out a timeout.
+      c.sentAt = retrySoon;
+      return;
+    }
+    const member = this.members.get(c.target);
+    if (op.kind === 'get' && this.config.unsafeLocalReads === true && member !== undefined) {
+      this.complete(c.id, op.seq, true, member.sm.kv.get(op.key) ?? '');
+      return;
+    }
     const result = op.kind === 'get' ? node.readIndex(`${c.id}:${op.seq}`) : node.propose(encodeOp(op));
-    if (result.status === 'refused' && result.leader !== 0) c.target = result.leader;
+    if (result.status === 'refused') {
+      c.sentAt = retrySoon;
+      // Follow the hint at once (once: the hint may be stale).
+      if (result.leader !== 0 && result.leader !== c.target && !redirected) {
+        c.target = result.leader;
+        this.sendOp(c, true);
+      }
+    }
   }
 
   private complete(clientId: number, seq: number, ok: boolean, output: string): void {
@@ -450,7 +474,7 @@ export class Simulation {
     if (top === 0 || term === undefined || witness === undefined) return;
     // With single-server changes the leader counts a commit against the latest configuration in
     // its log, which may be one change ahead of the one in force at `top`: accept either.
-    const confs = [witness.confStateAt(top).voters, witness.status().conf.voters];
+    const confs = [witness.confStateAt(top).voters, ...this.up().map((m) => m.node?.status().conf.voters ?? [])];
     const holds = (id: NodeId): boolean => {
       const s = this.members.get(id)?.storage;
       return s !== undefined && (s.snapshot().meta.index >= top || s.term(top) === term);
@@ -534,6 +558,8 @@ export class Simulation {
       }
       this.inv.checkLogMatching(this.up().flatMap((m) => (m.node === undefined ? [] : [viewOf(m, m.node)])));
       this.checkDurability();
+      const lin = checkLinearizable(this.history);
+      if (!lin.ok) throw new InvariantViolation(`linearizability: the history of key ${lin.key} has no linearization`);
     } catch (err) {
       if (!(err instanceof InvariantViolation)) throw err;
       failure = `seed ${this.config.seed} (size ${this.config.size}) failed at sub-tick ${this.now}: ${err.message}`;
