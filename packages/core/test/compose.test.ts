@@ -334,6 +334,12 @@ networks:
     ]);
   });
 
+  it('attaches services without networks to a redefined default network by its name', () => {
+    const stack = inline('services:\n  a:\n    image: x\nnetworks:\n  default:\n    external: true\n    name: shared\n').stack;
+    expect(stack?.services[0]?.networks).toEqual([{ target: 'shared', aliases: ['a'] }]);
+    expect(stack?.networks).toMatchObject([{ key: 'default', external: true, spec: { name: 'shared' } }]);
+  });
+
   it('reports YAML syntax errors and duplicate keys with their line', () => {
     expect(errorsOf('services:\n  a:\n    image: x\n   bad indent: [\n')[0]).toMatch(/^stack\.yml:\d: \(top level\): invalid YAML/);
     expect(errorsOf('services:\n  a:\n    image: x\n    image: y\n')[0]).toMatch(/^stack\.yml:4: .*invalid YAML: Map keys must be unique/);

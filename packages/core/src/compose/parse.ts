@@ -635,7 +635,9 @@ class StackBuilder {
     if (value === undefined || value === null) {
       this.usesDefault = true;
       this.used.add('default');
-      return [{ target: `${this.stackName}_default`, aliases: [serviceKey] }];
+      // A file may redefine `default`, e.g. as an external network with its own name.
+      const target = this.networks.get('default')?.stack.spec.name ?? `${this.stackName}_default`;
+      return [{ target, aliases: [serviceKey] }];
     }
     if (Array.isArray(value)) return this.read.expected(path, 'a list of network names or a mapping', value) ?? [];
     const o = this.read.map(value, path);
