@@ -27,7 +27,8 @@ const cases: [string, unknown, RejectReason][] = [
   ['an oversized payload', { ...ok, type: 'app', index: 2, logTerm: 1, entries: [{ ...entry, data: new Uint8Array(2048) }] }, 'oversized'],
   ['a message addressed to another member', { ...ok, to: 3 }, 'wrongRecipient'],
   ['a message claiming to come from the recipient', { ...ok, from: 2 }, 'malformed'],
-  ['a vote request from an unknown member', message({ type: 'vote', from: 9, to: 2, term: 5, index: 99, logTerm: 5 }), 'unknownMember'],
+  ['a proposal forwarded by an unknown member', message({ type: 'prop', from: 9, to: 2, term: 1, entries: [{ kind: 'normal', index: 0, term: 0, data: new Uint8Array(0) }] }), 'unknownMember'],
+  ['a vote response from an unknown member', message({ type: 'voteResp', from: 9, to: 2, term: 1 }), 'unknownMember'],
   ['a response from an unknown member', message({ type: 'appResp', from: 9, to: 2, term: 1 }), 'unknownMember'],
   ['an append of an older term', message({ type: 'app', from: 3, to: 2, term: 0 }), 'staleTerm'],
 ];

@@ -28,7 +28,7 @@ describe.each([3, 5])('simulated cluster of %i under faults', (size) => {
     expect(snapshots).toBeGreaterThan(SEEDS / 10);
     expect(confChanges).toBeGreaterThan(SEEDS / 2);
     expect(transfers).toBeGreaterThan(SEEDS / 10);
-  });
+  }, 60_000);
 });
 
 describe('simulator determinism', () => {

@@ -320,10 +320,14 @@ export class Raft {
     const m = input;
     if (m.to !== this.id) return this.reject('wrongRecipient', `message for ${m.to}`, m);
     if (m.from === this.id) return this.reject('malformed', 'message from self', m);
-    // A leader may be ahead of us in membership (we learn it from its log), so leader messages
-    // are accepted from anyone; every other message must come from a member we know of.
+    // Leaders and candidates may be ahead of us in membership (we learn it from the leader's
+    // log; a member far behind may not know a member added since, whose vote it must still
+    // answer), so their messages are accepted from anyone. Responses and requests addressed to a
+    // leader must come from a member we know of. Ids outside the cluster altogether are for the
+    // transport to refuse.
     const fromLeader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
-    if (!fromLeader && !this.knows(m.from)) return this.reject('unknownMember', `${m.from} is not a member`, m);
+    const fromAhead = fromLeader || m.type === 'vote' || m.type === 'preVote' || m.type === 'timeoutNow' || m.type === 'readIndexResp';
+    if (!fromAhead && !this.knows(m.from)) return this.reject('unknownMember', `${m.from} is not a member`, m);
 
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
@@ -341,8 +345,10 @@ export class Raft {
       if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
         // A deposed leader that cannot reach us with a newer term would never learn it otherwise.
         this.send({ type: 'appResp', to: m.from });
-      } else if (m.type === 'preVote') {
-        this.send({ type: 'preVoteResp', to: m.from, reject: true });
+      } else if (m.type === 'preVote' || m.type === 'vote') {
+        // The rejection carries our term: a candidate that cannot otherwise hear of it (our
+        // configuration may not include it) would keep campaigning in terms nobody answers.
+        this.send({ type: m.type === 'vote' ? 'voteResp' : 'preVoteResp', to: m.from, reject: true });
       }
       return this.reject('staleTerm', `term ${m.term} < ${this.term}`, m);
     }
@@ -719,6 +725,9 @@ export class Raft {
   private handleAppendResponse(m: Message): void {
     const pr = this.tracker.progress.get(m.from);
     if (pr === undefined) return this.reject('unknownMember', `no progress for ${m.from}`, m);
+    if (!m.reject && m.index > this.log.lastIndex()) {
+      return this.reject('malformed', `acknowledges ${m.index} beyond our last index ${this.log.lastIndex()}`, m);
+    }
     pr.recentActive = true;
     if (m.reject) {
       const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
