@@ -61,6 +61,7 @@ export {
   isTerminalTaskState,
   canTransitionTask,
   explainTaskTransition,
+  taskName,
 } from './model/task.js';
 export type { Task, TaskState, DesiredTaskState, TaskStatus, TaskAttachment } from './model/task.js';
 export { StackSchema, StackSpecSchema } from './model/stack.js';
@@ -155,3 +156,6 @@ export { parseShortPort, MAX_PORT_RANGE } from './compose/ports.js';
 // Rules of specs beyond their schema.
 export { serviceSpecProblems, networkSpecProblems, fixedAddressProblems } from './model/checks.js';
 export type { SpecProblem } from './model/checks.js';
+
+// Sizes for people.
+export { formatBytes, formatCpus } from './format.js';

@@ -9,7 +9,9 @@ import {
   decodeApiResponse,
   decodeAssignment,
   decodeHeartbeat,
+  decodeEvent,
   decodeNodeRegister,
+  decodeNodeRegisterReply,
   decodeTaskStatus,
   errorResponse,
   isWriteVerb,
@@ -109,6 +111,23 @@ describe('message decoding at the edge', () => {
     expect(() => decodeTaskStatus({ v: 1, kind: 'task.status', nodeId: 'n1', sessionId: 's1', reports: [{ taskId: 't1', state: 'zombie', message: '', at: '' }] })).toThrow(
       /reports\.0\.state/,
     );
+  });
+});
+
+describe('registration replies and events', () => {
+  it('tells a registered session from a refusal', () => {
+    const reply = decodeNodeRegisterReply({ v: 1, kind: 'node.registered', nodeId: 'n1', sessionId: 's2', heartbeatPeriodMs: 1000, missedHeartbeats: 3 });
+    expect(reply.kind === 'node.registered' && reply.sessionId).toBe('s2');
+    expect(decodeNodeRegisterReply({ v: 1, kind: 'node.refused', code: 'bad_token', message: 'the join token is wrong' }).kind).toBe('node.refused');
+    expect(() => decodeNodeRegisterReply({ v: 1, kind: 'node.registered', nodeId: 'n1', sessionId: 's2', heartbeatPeriodMs: 0, missedHeartbeats: 3 })).toThrow(
+      /heartbeatPeriodMs/,
+    );
+  });
+
+  it('decodes store change events and refuses unknown object kinds', () => {
+    const ev = { v: 1, kind: 'event', seq: 42, at: '2026-01-01T00:00:00Z', object: 'service', action: 'update', id: 's1', name: 'shop_web' };
+    expect(decodeEvent(ev).seq).toBe(42);
+    expect(() => decodeEvent({ ...ev, object: 'volume' })).toThrow(/object/);
   });
 });
 

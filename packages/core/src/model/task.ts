@@ -97,3 +97,11 @@ export const TaskSchema = z.object({
 });
 export type Task = z.infer<typeof TaskSchema>;
 
+
+/**
+ * The container and DNS name of a task, as Docker names them: `<service>.<slot>.<task id>` for
+ * a replicated service and `<service>.<node id>.<task id>` for a global one.
+ */
+export function taskName(serviceName: string, task: Pick<Task, 'id' | 'slot' | 'nodeId'>): string {
+  return `${serviceName}.${task.slot ?? task.nodeId ?? 'unassigned'}.${task.id}`;
+}
