@@ -149,6 +149,7 @@ export type { ComposeFile } from './compose/load.js';
 export { formatDiagnostic, formatPath } from './compose/diagnostics.js';
 export type { Diagnostic } from './compose/diagnostics.js';
 export { interpolateString } from './compose/interpolate.js';
+export { parseDotEnv } from './compose/dotenv.js';
 export type { Env } from './compose/interpolate.js';
 export { parseDuration, parseBytes, parseCpus, splitCommand } from './compose/units.js';
 export { parseShortPort, MAX_PORT_RANGE } from './compose/ports.js';

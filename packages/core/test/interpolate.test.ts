@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic, interpolateString, parseCompose } from '@shoal/core';
+import { formatDiagnostic, interpolateString, parseCompose, parseDotEnv } from '@shoal/core';
 
 const env = { NAME: 'web', EMPTY: '', PORT: '8080' };
 const value = (text: string): string => {
@@ -57,5 +57,35 @@ describe('variable interpolation', () => {
       'a.yml:3: services.web.image: variable REGISTRY is not set; using an empty string',
       'a.yml:3: services.web.image: variable TAG is not set; using an empty string',
     ]);
+  });
+});
+
+describe('.env files', () => {
+  it('reads KEY=VALUE lines with comments, export and quotes', () => {
+    const text = [
+      '# settings',
+      'TAG=1.4',
+      'export REGISTRY = registry.example.com ',
+      'GREETING="hello\\nworld" # trailing comment',
+      "RAW='a $b \\n'",
+      'EMPTY=',
+      'URL=http://x/#anchor',
+      'NOTE=left # right',
+      '',
+    ].join('\n');
+    expect(parseDotEnv(text)).toEqual({
+      TAG: '1.4',
+      REGISTRY: 'registry.example.com',
+      GREETING: 'hello\nworld',
+      RAW: 'a $b \\n',
+      EMPTY: '',
+      URL: 'http://x/#anchor',
+      NOTE: 'left',
+    });
+  });
+
+  it('names the file and line of a malformed entry', () => {
+    expect(() => parseDotEnv('A=1\nnot a pair\n', 'prod.env')).toThrow('prod.env:2: expected KEY=VALUE, got "not a pair"');
+    expect(() => parseDotEnv('A="open\n')).toThrow(expect.objectContaining({ code: 'bad_env_file' }));
   });
 });
