@@ -65,4 +65,18 @@ describe('leader election', () => {
     c.propose(1, 'a');
     expect(c.appliedText(1)).toEqual(['a']);
   });
+
+  it('vote requests a member rejects do not hold back its own election timer', () => {
+    const hs = { term: 1, vote: 0, commit: 0 };
+    const c = new Cluster([1, 2, 3], { preVote: false, checkQuorum: false }, {
+      2: { entries: [{ term: 1 }], hardState: hs },
+    });
+    // A member with a stale log campaigns every 5 ticks, faster than any election timeout.
+    let term = 1;
+    for (let t = 0; t < 25 && c.node(2).status().role === 'follower'; t++) {
+      if (t % 5 === 0) c.node(2).step(message({ type: 'vote', from: 3, to: 2, term: ++term, index: 0, logTerm: 0 }));
+      c.node(2).tick();
+    }
+    expect(c.node(2).status().role).toBe('candidate');
+  });
 });

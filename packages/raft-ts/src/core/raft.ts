@@ -339,7 +339,12 @@ export class Raft {
       if (m.type === 'preVote' || (m.type === 'preVoteResp' && !m.reject)) {
         // Pre-votes speak of a term nobody has entered yet.
       } else {
+        const elapsed = this.electionElapsed;
         this.becomeFollower(m.term, fromLeader ? m.from : NONE);
+        // Only hearing from a leader or granting a vote restarts the election timer (figure 2):
+        // otherwise a member that keeps losing elections — say one with a stale log and a
+        // fast clock — would keep everyone else from ever timing out.
+        if (m.type === 'vote') this.electionElapsed = elapsed;
       }
     } else if (m.term < this.term) {
       if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
