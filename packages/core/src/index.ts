@@ -39,6 +39,8 @@ export {
   DEFAULT_RESTART_POLICY,
   RESTART_CONDITIONS,
   MAX_REPLICAS,
+  UPDATE_STATES,
+  DYNAMIC_PORT_RANGE,
 } from './model/service.js';
 export type {
   Service,
@@ -53,6 +55,7 @@ export type {
   ServiceNetwork,
   Port,
   EndpointSpec,
+  UpdateStatus,
 } from './model/service.js';
 export {
   TASK_STATES,

@@ -127,6 +127,19 @@ export const ServiceSpecSchema = z.object({
 });
 export type ServiceSpec = z.infer<typeof ServiceSpecSchema>;
 
+export const UPDATE_STATES = ['updating', 'paused', 'completed', 'rollback_started', 'rollback_paused', 'rollback_completed'] as const;
+export const UpdateStatusSchema = z.object({
+  state: z.enum(UPDATE_STATES),
+  startedAt: z.string(),
+  completedAt: z.string().optional(),
+  /** Why it paused or rolled back, in words a person can act on. */
+  message: z.string(),
+});
+export type UpdateStatus = z.infer<typeof UpdateStatusSchema>;
+
+/** Swarm's range for ingress ports published without a number. */
+export const DYNAMIC_PORT_RANGE = { first: 30_000, last: 32_767 } as const;
+
 export const ServiceSchema = z.object({
   id: IdSchema,
   meta: MetaSchema,
@@ -136,5 +149,9 @@ export const ServiceSchema = z.object({
   previousSpec: ServiceSpecSchema.optional(),
   /** One virtual IP per attached network in vip mode, from the allocator. */
   vips: z.array(z.object({ networkId: IdSchema, address: Ipv4Schema })),
+  /** The spec's ports with every ingress port's published number chosen by the allocator. */
+  ports: z.array(PortSchema),
+  /** Where a rolling update or rollback stands, so a new leader carries on from there. */
+  updateStatus: UpdateStatusSchema.optional(),
 });
 export type Service = z.infer<typeof ServiceSchema>;
