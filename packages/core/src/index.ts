@@ -133,6 +133,8 @@ export { ipamProblems, resolveIpam, MAX_SUBNET_PREFIX } from './ipam/config.js';
 export type { IpamInput, IpamConfig, IpamProblem } from './ipam/config.js';
 export { carveSubnet, findOverlap, DEFAULT_POOL, DEFAULT_SUBNET_PREFIX } from './ipam/pool.js';
 export { AddressAllocator } from './ipam/allocator.js';
+export { PortAllocator } from './ipam/ports.js';
+export type { PortAllocatorState } from './ipam/ports.js';
 export type { AddressAllocatorState } from './ipam/allocator.js';
 
 // Placement constraints.
