@@ -42,3 +42,8 @@ export type { HistoryOp } from './sim/history.js';
 export type { LinearizabilityResult } from './sim/linearizability.js';
 export type { KvOp, KvResult } from './sim/state-machine.js';
 export type { LogView } from './sim/invariants.js';
+
+export { RaftDriver, RaftError } from './driver/driver.js';
+export { MemoryHub } from './driver/transport.js';
+export type { DriverOptions, DriverState, DurableStorage, RaftErrorCode, StateMachine } from './driver/driver.js';
+export type { Transport } from './driver/transport.js';

@@ -256,6 +256,9 @@ export class Simulation {
   /** Latest membership action per id, by log index: a removal applied late must not undo a re-add. */
   private readonly lastMembershipAction = new Map<NodeId, number>();
 
+  /** Every configuration ever appended, for judging durability against the committing one. */
+  private readonly proposedConfs: { index: number; voters: readonly NodeId[] }[] = [];
+
   private changeMembership(): void {
     const leader = this.leaders().sort((a, b) => b.term - a.term)[0];
     if (leader === undefined) return;
@@ -270,6 +273,7 @@ export class Simulation {
     const r = leader.node.proposeConfChange(cc);
     if (r.status !== 'appended') return;
     this.stats.confChanges++;
+    this.proposedConfs.push({ index: r.index, voters: leader.node.status().conf.voters });
     this.trace(`propose ${cc.type} ${cc.node} at ${r.index} on ${leader.m.id}`);
     if (cc.type === 'addLearner') {
       this.lastMembershipAction.set(cc.node, r.index);
@@ -472,9 +476,10 @@ export class Simulation {
     // Read the configuration from a member that holds the committed entry itself.
     const witness = this.up().find((m) => m.node?.term(top) === term)?.node;
     if (top === 0 || term === undefined || witness === undefined) return;
-    // With single-server changes the leader counts a commit against the latest configuration in
-    // its log, which may be one change ahead of the one in force at `top`: accept either.
-    const confs = [witness.confStateAt(top).voters, ...this.up().map((m) => m.node?.status().conf.voters ?? [])];
+    // A leader counts a commit against the latest configuration in its log: the one in force at
+    // `top` or one appended after it (possibly known only to a member that crashed since).
+    const later = this.proposedConfs.filter((c) => c.index > top).map((c) => c.voters);
+    const confs = [witness.confStateAt(top).voters, ...later];
     const holds = (id: NodeId): boolean => {
       const s = this.members.get(id)?.storage;
       return s !== undefined && (s.snapshot().meta.index >= top || s.term(top) === term);

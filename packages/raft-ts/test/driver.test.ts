@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryHub, MemoryStorage, RaftDriver, RaftError, bootstrap } from 'raft-ts';
+import type { DriverOptions, Entry, NodeId, Snapshot } from 'raft-ts';
+
+class SlowSyncStorage extends MemoryStorage {
+  syncs = 0;
+
+  async sync(): Promise<void> {
+    this.syncs++;
+    await sleep(3);
+  }
+}
+
+class Recorder {
+  readonly values: string[] = [];
+
+  apply(e: Entry): void {
+    if (e.kind === 'normal' && e.data.byteLength > 0) this.values.push(new TextDecoder().decode(e.data));
+  }
+
+  restore(_s: Snapshot): void {
+    this.values.length = 0;
+  }
+}
+
+interface Member {
+  readonly driver: RaftDriver;
+  readonly sm: Recorder;
+  readonly storage: SlowSyncStorage;
+}
+
+const running: RaftDriver[] = [];
+
+function cluster(ids: readonly NodeId[], options: Partial<DriverOptions> = {}): { hub: MemoryHub; members: Map<NodeId, Member> } {
+  const hub = new MemoryHub();
+  const members = new Map<NodeId, Member>();
+  for (const id of ids) {
+    const storage = new SlowSyncStorage();
+    bootstrap(storage, ids);
+    const sm = new Recorder();
+    const driver = new RaftDriver({ id, storage, transport: hub.transport(), stateMachine: sm, tickMs: 2, electionTick: 10, ...options });
+    running.push(driver);
+    members.set(id, { driver, sm, storage });
+    driver.start();
+  }
+  return { hub, members };
+}
+
+async function waitFor<T>(probe: () => T | undefined, ms = 3000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await sleep(2);
+  }
+}
+
+function leaderOf(members: Map<NodeId, Member>): Member | undefined {
+  for (const m of members.values()) if (m.driver.status().role === 'leader') return m;
+  return undefined;
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((d) => d.stop()));
+});
+
+describe('RaftDriver on an in-memory transport', () => {
+  it('elects a leader on real timers; a proposal resolves once applied on the proposer and reaches every member', async () => {
+    const { members } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    const { index } = await leader.driver.propose(enc('hello'));
+    expect(index).toBeGreaterThan(3);
+    expect(leader.sm.values).toEqual(['hello']);
+    for (const m of members.values()) await waitFor(() => (m.sm.values.includes('hello') ? true : undefined));
+  });
+
+  it('a follower refuses a proposal with the leader id when forwarding is disabled', async () => {
+    const { members } = cluster([1, 2, 3], { disableProposalForwarding: true });
+    const leader = await waitFor(() => leaderOf(members));
+    await waitFor(() => ([...members.values()].every((m) => m.driver.status().leader === leader.driver.id) ? true : undefined));
+    const follower = [...members.values()].find((m) => m !== leader);
+    const err = await follower?.driver.propose(enc('x')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RaftError);
+    expect(err).toMatchObject({ code: 'notLeader', leader: leader.driver.id });
+  });
+
+  it('a linearizable read on a follower waits until the follower applied every earlier write', async () => {
+    const { members, hub } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    const follower = [...members.values()].find((m) => m !== leader);
+    if (follower === undefined) throw new Error('no follower');
+    await waitFor(() => (follower.driver.status().leader === leader.driver.id ? true : undefined));
+    // Hold the follower back so the write commits without it.
+    hub.cut.add(`${leader.driver.id}->${follower.driver.id}`);
+    await leader.driver.propose(enc('w1'));
+    expect(follower.sm.values).not.toContain('w1');
+    hub.cut.clear();
+    await waitFor(() => (follower.driver.status().leader === leader.driver.id ? true : undefined));
+    await follower.driver.linearizableRead(AbortSignal.timeout(2000));
+    expect(follower.sm.values).toContain('w1');
+  });
+
+  it('after the leader stops, the others elect a new leader and keep committing', async () => {
+    const { members } = cluster([1, 2, 3]);
+    const first = await waitFor(() => leaderOf(members));
+    await first.driver.stop();
+    const others = new Map([...members].filter(([, m]) => m !== first));
+    const second = await waitFor(() => leaderOf(others));
+    await expect(second.driver.propose(enc('after'))).resolves.toMatchObject({ term: second.driver.status().term });
+  });
+
+  it('stop is idempotent, fails pending requests and refuses new ones', async () => {
+    const { members, hub } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    hub.isolate(leader.driver.id, [1, 2, 3]);
+    const pending = leader.driver.propose(enc('never')).catch((e: unknown) => e);
+    await Promise.all([leader.driver.stop(), leader.driver.stop()]);
+    expect(await pending).toMatchObject({ code: 'stopped' });
+    await expect(leader.driver.propose(enc('late'))).rejects.toMatchObject({ code: 'stopped' });
+  });
+
+  it('proposals made while a sync is in flight share the next sync', async () => {
+    const { members } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    const before = leader.storage.syncs;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => leader.driver.propose(enc(`p${i}`))));
+    expect(leader.sm.values).toHaveLength(50);
+    expect(leader.storage.syncs - before).toBeLessThan(25);
+  });
+});
