@@ -69,6 +69,8 @@ export {
 export type { Task, TaskState, DesiredTaskState, TaskStatus, TaskAttachment } from './model/task.js';
 export { StackSchema, StackSpecSchema } from './model/stack.js';
 export type { Stack, StackSpec, StackNetwork } from './model/stack.js';
+export { planStackDeploy } from './model/stack-plan.js';
+export type { StackPlan, DeployedStack } from './model/stack-plan.js';
 
 // The wire.
 export { PROTOCOL_VERSION } from './protocol/decode.js';
