@@ -201,6 +201,16 @@ describe('compose: merging files as docker compose -f a -f b', () => {
     expect(web.mode).toEqual({ kind: 'replicated', replicas: 3 });
   });
 
+  it('points an error in a port appended by the second file at that file and line', () => {
+    const extra = { name: 'ports.yml', text: 'services:\n  web:\n    ports:\n      - "80:8080"\n      - "99999:80"\n' };
+    const result = parseCompose([fixture('shop.yml'), extra], { stackName: 'shop' });
+    // The first file has two ports, so the new ones land at indices 2 and 3.
+    expect(result.errors.map(formatDiagnostic)).toEqual([
+      'shop.yml:20: services.web.ports: published port 80/tcp is published twice',
+      'ports.yml:5: services.web.ports[3]: published "99999" is not a port or range of ports 1–65535',
+    ]);
+  });
+
   it('points an error in the second file at that file and line', () => {
     const bad = { name: 'override.yml', text: 'services:\n  web:\n    deploy:\n      replicas: many\n' };
     const result = parseCompose([fixture('shop.yml'), bad], { stackName: 'shop' });

@@ -93,6 +93,8 @@ function mergeValue(a: unknown, b: unknown, path: Path, al: Locations, bl: Locat
   if (Array.isArray(a) && Array.isArray(b) && !REPLACED.some((p) => matches(path, p))) {
     // Compose appends sequences (ports, expose, constraints...) and drops exact repeats.
     const result: unknown[] = [...(a as unknown[])];
+    const pos = al.own(path) ?? bl.own(path);
+    if (pos) out.set(path, pos);
     a.forEach((item, i) => out.copyTree(item, [...path, i], [...path, i], al));
     const seen = new Set(a.map((item) => JSON.stringify(item)));
     b.forEach((item, i) => {

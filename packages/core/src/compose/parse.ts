@@ -586,7 +586,8 @@ class StackBuilder {
         if (p.mode !== 'ingress' || p.published === undefined) continue;
         const id = `${p.published}/${p.protocol}`;
         const other = published.get(id);
-        if (other !== undefined) this.report.error(['services', key, 'ports'], `published port ${id} is also published by service ${JSON.stringify(other)}`);
+        if (other === key) this.report.error(['services', key, 'ports'], `published port ${id} is published twice`);
+        else if (other !== undefined) this.report.error(['services', key, 'ports'], `published port ${id} is also published by service ${JSON.stringify(other)}`);
         else published.set(id, key);
       }
       for (const n of s.networks) {
