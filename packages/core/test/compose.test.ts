@@ -335,6 +335,12 @@ networks:
     expect(errorsOf(text)).toEqual(['stack.yml:6: networks.m.ipam.config[0].subnet: overlaps the subnet of network "n"']);
   });
 
+  it('refuses two network keys that resolve to the same name', () => {
+    expect(errorsOf('services:\n  a: { image: x, networks: [n, m] }\nnetworks:\n  n: { name: shared }\n  m:\n    name: shared\n')).toEqual([
+      'stack.yml:6: networks.m.name: network name "shared" is also the name of network "n"',
+    ]);
+  });
+
   it('uses external networks by their own name and refuses settings on them', () => {
     const stack = inline('services:\n  a:\n    image: x\n    networks: [proxy]\nnetworks:\n  proxy:\n    external: true\n    name: traefik-public\n').stack;
     expect(stack?.networks).toMatchObject([{ key: 'proxy', external: true, spec: { name: 'traefik-public' } }]);

@@ -133,6 +133,7 @@ class StackBuilder {
     this.checkAcrossServices(services, servicesObj ?? {});
     this.checkNetworkModeCycles(servicesObj ?? {});
     this.checkSubnetOverlaps();
+    this.checkNetworkNames();
     const spec: StackSpec = {
       name: this.stackName,
       services,
@@ -624,6 +625,16 @@ class StackBuilder {
       cycle.forEach((k) => reported.add(k));
       const first = cycle[0] ?? start;
       this.report.error(['services', first, 'network_mode'], `services ${[...cycle, first].join(' → ')} take each other's network in a cycle; one of them needs its own`);
+    }
+  }
+
+  /** Two keys may resolve to one network name through `name:`; they would be one network. */
+  private checkNetworkNames(): void {
+    const byName = new Map<string, string>();
+    for (const [key, n] of this.networks) {
+      const other = byName.get(n.stack.spec.name);
+      if (other !== undefined) this.report.error(['networks', key, 'name'], `network name ${JSON.stringify(n.stack.spec.name)} is also the name of network ${JSON.stringify(other)}`);
+      else byName.set(n.stack.spec.name, key);
     }
   }
 
