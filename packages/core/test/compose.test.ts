@@ -339,6 +339,7 @@ networks:
     expect(errorsOf('services:\n  a: { image: x, networks: [n, m] }\nnetworks:\n  n: { name: shared }\n  m:\n    name: shared\n')).toEqual([
       'stack.yml:6: networks.m.name: network name "shared" is also the name of network "n"',
     ]);
+    expect(errorsOf('services:\n  a: { image: x, networks: [n, m] }\nnetworks:\n  n: { external: true, name: shared }\n  m: { external: true, name: shared }\n')).toEqual([]);
   });
 
   it('uses external networks by their own name and refuses settings on them', () => {

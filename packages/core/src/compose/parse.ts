@@ -633,7 +633,9 @@ class StackBuilder {
     const byName = new Map<string, string>();
     for (const [key, n] of this.networks) {
       const other = byName.get(n.stack.spec.name);
-      if (other !== undefined) this.report.error(['networks', key, 'name'], `network name ${JSON.stringify(n.stack.spec.name)} is also the name of network ${JSON.stringify(other)}`);
+      // Two keys for one existing network are harmless; only a network the stack makes clashes.
+      const bothExternal = other !== undefined && n.stack.external && this.networks.get(other)?.stack.external === true;
+      if (other !== undefined && !bothExternal) this.report.error(['networks', key, 'name'], `network name ${JSON.stringify(n.stack.spec.name)} is also the name of network ${JSON.stringify(other)}`);
       else byName.set(n.stack.spec.name, key);
     }
   }
