@@ -6,6 +6,8 @@ export { crc32 } from './core/checksum.js';
 export { applyConfChange } from './core/confchange.js';
 export { MemoryStorage, StorageError } from './storage/memory.js';
 export { bootstrap } from './storage/bootstrap.js';
+export { FileStorage, StorageCorruptError } from './storage/file.js';
+export type { FileStorageOptions, OpenReport } from './storage/file.js';
 
 export type { FollowerStatus, Status } from './core/node.js';
 export type { ProposeResult, RaftOptions, RefuseReason } from './core/raft.js';

@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryHub, MemoryStorage, RaftDriver, RaftError, bootstrap } from 'raft-ts';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStorage, MemoryHub, MemoryStorage, RaftDriver, RaftError, bootstrap } from 'raft-ts';
 import type { DriverOptions, Entry, NodeId, Snapshot } from 'raft-ts';
 
 class SlowSyncStorage extends MemoryStorage {
@@ -130,5 +133,42 @@ describe('RaftDriver on an in-memory transport', () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => leader.driver.propose(enc(`p${i}`))));
     expect(leader.sm.values).toHaveLength(50);
     expect(leader.storage.syncs - before).toBeLessThan(25);
+  });
+
+  it('members on durable file storage recover every committed write after all of them restart', async () => {
+    const root = fs.mkdtempSync(join(tmpdir(), 'raft-ts-driver-'));
+    try {
+      const ids = [1, 2, 3];
+      const start = (hub: MemoryHub, fresh: boolean): Map<NodeId, { driver: RaftDriver; sm: Recorder; storage: FileStorage }> => {
+        const out = new Map<NodeId, { driver: RaftDriver; sm: Recorder; storage: FileStorage }>();
+        for (const id of ids) {
+          const { storage } = FileStorage.open(join(root, String(id)));
+          if (fresh) bootstrap(storage, ids);
+          const sm = new Recorder();
+          const driver = new RaftDriver({ id, storage, transport: hub.transport(), stateMachine: sm, tickMs: 2, electionTick: 10 });
+          running.push(driver);
+          out.set(id, { driver, sm, storage });
+          driver.start();
+        }
+        return out;
+      };
+      const first = start(new MemoryHub(), true);
+      const leader = await waitFor(() => [...first.values()].find((m) => m.driver.status().role === 'leader'));
+      for (let i = 0; i < 10; i++) await leader.driver.propose(enc(`w${i}`));
+      for (const m of first.values()) {
+        await m.driver.stop();
+        m.storage.close();
+      }
+      const second = start(new MemoryHub(), false);
+      const next = await waitFor(() => [...second.values()].find((m) => m.driver.status().role === 'leader'));
+      await next.driver.propose(enc('after restart'));
+      expect(next.sm.values).toEqual([...Array.from({ length: 10 }, (_, i) => `w${i}`), 'after restart']);
+      for (const m of second.values()) {
+        await m.driver.stop();
+        m.storage.close();
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

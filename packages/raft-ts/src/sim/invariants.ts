@@ -38,6 +38,10 @@ export class Invariants {
   /** Term of every index any member has ever reported committed. */
   private readonly committedTerm = new Map<number, number>();
   private readonly committedEntry = new Map<number, Entry>();
+  /** An upper bound on the term in which each index was committed (the first observer's term). */
+  private readonly commitTerm = new Map<number, number>();
+  /** Per such term, the highest index known committed by then. */
+  private readonly lastCommittedBy = new Map<number, number>();
   private readonly digestAt = new Map<number, number>();
   private readonly seenCommit = new Map<NodeId, number>();
   maxCommitted = 0;
@@ -49,8 +53,11 @@ export class Invariants {
     else if (other !== id) fail(`election safety: ${other} and ${id} both lead term ${term}`);
   }
 
-  /** Records newly committed entries and checks none of them differs from an earlier report. */
-  observeCommit(log: LogView, commit: number): void {
+  /**
+   * Records newly committed entries and checks none of them differs from an earlier report.
+   * `term` is the observer's current term: the entries were committed in that term or earlier.
+   */
+  observeCommit(log: LogView, commit: number, term: number): void {
     const from = Math.max(this.seenCommit.get(log.id) ?? 0, log.firstIndex - 1);
     for (let i = from + 1; i <= commit; i++) {
       const e = log.entry(i);
@@ -59,6 +66,8 @@ export class Invariants {
       if (known === undefined) {
         this.committedEntry.set(i, e);
         this.committedTerm.set(i, e.term);
+        this.commitTerm.set(i, term);
+        this.lastCommittedBy.set(term, Math.max(this.lastCommittedBy.get(term) ?? 0, i));
       } else if (!sameEntry(known, e)) {
         fail(`committed entry lost: ${log.id} commits ${e.index}@${e.term} where ${known.index}@${known.term} was committed`);
       }
@@ -92,18 +101,22 @@ export class Invariants {
     else if (known !== digest) fail(`state machine safety: ${id} applied a different history up to ${index}`);
   }
 
-  /** Leader completeness: a leader's log holds every entry committed in its term or before. */
+  /**
+   * Leader completeness: a leader's log holds every entry committed in its term or before. An
+   * entry of an old term may be committed in a later term than this leader's, so what counts is
+   * when it was committed, which the checker bounds from above by the term of its first observer.
+   */
   checkLeaderCompleteness(leader: LogView, term: number): void {
     for (let i = Math.max(leader.firstIndex, 1); i <= Math.min(leader.lastIndex, this.maxCommitted); i++) {
+      const when = this.commitTerm.get(i);
+      if (when === undefined || when > term) continue;
       const t = this.committedTerm.get(i);
-      if (t === undefined || t > term) continue;
-      if (leader.term(i) !== t) fail(`leader completeness: leader ${leader.id} of term ${term} lacks committed ${i}@${t}`);
+      if (leader.term(i) !== t) fail(`leader completeness: leader ${leader.id} of term ${term} lacks ${i}@${t}, committed by term ${when}`);
     }
-    // Committed terms never decrease along the log, so walk back past entries of later terms.
-    let lastKnown = this.maxCommitted;
-    while (lastKnown > 0 && (this.committedTerm.get(lastKnown) ?? Infinity) > term) lastKnown--;
+    let lastKnown = 0;
+    for (const [t, i] of this.lastCommittedBy) if (t <= term) lastKnown = Math.max(lastKnown, i);
     if (leader.lastIndex < lastKnown) {
-      fail(`leader completeness: leader ${leader.id} of term ${term} ends at ${leader.lastIndex} before committed ${lastKnown}`);
+      fail(`leader completeness: leader ${leader.id} of term ${term} ends at ${leader.lastIndex} before ${lastKnown}, committed by then`);
     }
   }
 

@@ -458,7 +458,7 @@ export class Simulation {
       const st = node.status();
       this.stats.maxTerm = Math.max(this.stats.maxTerm, st.term);
       const view = viewOf(m, node);
-      this.inv.observeCommit(view, st.commit);
+      this.inv.observeCommit(view, st.commit, st.term);
       if (st.role === 'leader') {
         this.inv.observeLeader(m.id, st.term);
         this.inv.checkLeaderCompleteness(view, st.term);
