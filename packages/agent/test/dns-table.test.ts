@@ -64,3 +64,17 @@ describe('DnsTable', () => {
     expect(isClusterName('web.example.org')).toBe(false);
   });
 });
+
+describe('DnsTable rotation', () => {
+  it('moves only on A queries, so an A+AAAA pair still alternates a two-replica service', () => {
+    const t = new DnsTable();
+    t.replace([{ network: 'n', name: 'web', addresses: ['10.0.0.2', '10.0.0.3'] }], [{ address: '10.0.0.9', networks: ['n'] }]);
+    const firsts: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const a = t.lookup('10.0.0.9', 'web', 'A');
+      t.lookup('10.0.0.9', 'web', 'AAAA');
+      if (a.kind === 'answer') firsts.push(a.addresses[0] ?? '');
+    }
+    expect(firsts).toEqual(['10.0.0.2', '10.0.0.3', '10.0.0.2', '10.0.0.3']);
+  });
+});

@@ -128,7 +128,7 @@ export class DnsServer {
     if (query.type !== 'query') return undefined;
     const q = query.questions?.[0];
     if (!q) return this.reply(query, 'FORMERR', [], transport);
-    const found = this.options.table.lookup(client, q.name);
+    const found = this.options.table.lookup(client, q.name, q.type);
     if (found.kind === 'forward') return this.forward(msg, query, transport);
     if (found.kind === 'nxdomain') return this.reply(query, 'NXDOMAIN', [], transport);
     // a known name has only A records: other types get an empty NOERROR, not NXDOMAIN

@@ -59,7 +59,11 @@ export class DnsTable {
     for (const c of clients) this.#clients.set(c.address, c.networks);
   }
 
-  lookup(clientAddress: string, qname: string): Lookup {
+  /**
+   * Only an A query moves the rotation: resolvers ask A and AAAA together, and two steps per
+   * lookup would hand a two-replica service the same first address every time.
+   */
+  lookup(clientAddress: string, qname: string, qtype = 'A'): Lookup {
     const networks = this.#clients.get(clientAddress);
     if (!networks) return { kind: 'forward' };
     const name = normalise(qname);
@@ -71,7 +75,7 @@ export class DnsTable {
     found.sort(compareIpv4);
     const key = `${[...networks].sort().join(',')}|${name}`;
     const start = (this.#rotation.get(key) ?? 0) % found.length;
-    this.#rotation.set(key, start + 1);
+    if (qtype === 'A') this.#rotation.set(key, start + 1);
     return { kind: 'answer', addresses: [...found.slice(start), ...found.slice(0, start)] };
   }
 }

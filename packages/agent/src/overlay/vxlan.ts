@@ -153,6 +153,20 @@ export class OverlayDriver {
     }
   }
 
+  /** Whether the container already has its interface on this network (attach is then skipped). */
+  async isAttached(pid: number, ifname: string): Promise<boolean> {
+    return succeeds(this.kernel, ['nsenter', '-t', String(pid), '-n', 'ip', 'link', 'show', 'dev', ifname]);
+  }
+
+  /** The VNIs whose sandboxes exist on this host, to find those no task needs any more. */
+  async sandboxes(): Promise<number[]> {
+    const out = await this.kernel.run(['ip', '-j', 'netns', 'list']);
+    return (JSON.parse(out.trim() || '[]') as { name: string }[])
+      .map((n) => /^shoal-ov-(\d+)$/.exec(n.name)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number);
+  }
+
   /** Unplugs a container; deleting the sandbox end removes the container's end too. */
   async detach(vni: number, endpointId: string): Promise<void> {
     const { sandboxSide } = vethNames(endpointId);

@@ -1,0 +1,287 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { cpus, hostname, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { connect, Events, JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import {
+  PROTOCOL_VERSION,
+  applyAssignment,
+  decodeAssignment,
+  decodeNodeRegisterReply,
+  nodeSubject,
+  type AssignmentSet,
+  type NodeRegister,
+  type TaskReport,
+} from '@shoal/core';
+import { detectUnderlay, loadNodeId, type AgentConfig } from './config.js';
+import { DnsServer } from './dns/server.js';
+import { DnsTable } from './dns/table.js';
+import { DockerExecutor } from './executor/docker.js';
+import { LABEL_CLUSTER } from './executor/labels.js';
+import { localKernel, type Kernel } from './kernel.js';
+import { OverlayDriver } from './overlay/vxlan.js';
+import { Reconciler } from './reconciler.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+type State = 'initialized' | 'running' | 'stopping' | 'stopped';
+
+const codec = JSONCodec<unknown>();
+
+/**
+ * The agent of one Docker host: registers the node with the leader over NATS, heartbeats,
+ * converges the host to every assignment it is sent, and reports task status. It never stops a
+ * container on its own shutdown; on start it converges to the last assignment it kept on disk,
+ * so a restart adopts what runs instead of starting twins.
+ */
+export class Agent {
+  #state: State = 'initialized';
+  #nc: NatsConnection | undefined;
+  #dns: DnsServer | undefined;
+  #reconciler: Reconciler | undefined;
+  #held: AssignmentSet | undefined;
+  #sessionId: string | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #subs: Subscription[] = [];
+  #reported = new Map<string, string>();
+  #queue: Promise<void> = Promise.resolve();
+  #events: Readable | undefined;
+  #hb: NodeJS.Timeout | undefined;
+  #docker: Docker | undefined;
+  #executor: DockerExecutor | undefined;
+  nodeId = '';
+  address = '';
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: AgentLogger,
+    private readonly kernel: Kernel = localKernel,
+  ) {}
+
+  get sessionId(): string | undefined {
+    return this.#sessionId;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'initialized') throw new Error(`agent cannot start: it is ${this.#state}`);
+    this.#state = 'running';
+    const c = this.config;
+    this.nodeId = await loadNodeId(c.dataDir, c.nodeId);
+    const underlay = await detectUnderlay(this.kernel, c.advertise);
+    this.address = underlay.address;
+    const docker = new Docker({ socketPath: c.dockerSocket });
+    const executor = new DockerExecutor({ docker, cluster: c.cluster, nodeId: this.nodeId, dataDir: c.dataDir });
+    this.#docker = docker;
+    this.#executor = executor;
+    const gw = await executor.ensureGwBridge();
+    const table = new DnsTable();
+    this.#dns = new DnsServer({
+      table,
+      address: gw.gateway,
+      port: c.dnsPort,
+      upstreams: await hostUpstreams(),
+      onError: (err) => this.log.warn('dns error', { err: String(err) }),
+    });
+    await this.#dns.start();
+    const overlay = new OverlayDriver(this.kernel, { localAddress: underlay.address, underlayDevice: c.underlayDevice ?? underlay.device });
+    this.#reconciler = new Reconciler({ executor, overlay, dns: table, nodeAddress: underlay.address, nameserver: gw.gateway });
+    this.log.info('agent starting', { nodeId: this.nodeId, address: this.address, gateway: gw.gateway });
+
+    this.#held = await this.loadHeld();
+    if (this.#held) this.schedule('restart');
+
+    this.#nc = await connect({
+      servers: c.natsUrls,
+      name: `shoal-agent-${this.nodeId}`,
+      ...(c.natsUser ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      waitOnFirstConnect: true,
+    });
+    const nc = this.#nc;
+    void this.watchNats(nc);
+    const sub = nc.subscribe(nodeSubject(c.cluster, this.nodeId, 'assign'));
+    this.#subs.push(sub);
+    void this.consumeAssignments(sub);
+    await this.watchDocker(docker);
+    void this.registerLoop();
+    this.#timers.push(setInterval(() => this.schedule('periodic'), 10_000));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    clearInterval(this.#hb);
+    this.#events?.destroy();
+    await this.#queue.catch(() => undefined);
+    for (const s of this.#subs) s.unsubscribe();
+    await this.#nc?.drain().catch(() => undefined);
+    await this.#dns?.stop();
+    this.#state = 'stopped';
+    this.log.info('agent stopped; its containers keep running');
+  }
+
+  private async loadHeld(): Promise<AssignmentSet | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.config.dataDir, 'assignment.json'), 'utf8')) as AssignmentSet;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async saveHeld(set: AssignmentSet): Promise<void> {
+    await mkdir(this.config.dataDir, { recursive: true });
+    const file = join(this.config.dataDir, 'assignment.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(set));
+    await rename(`${file}.tmp`, file);
+  }
+
+  /** Registers (again after every reconnect) until the leader answers. */
+  private async registerLoop(): Promise<void> {
+    let delay = 250;
+    const docker = this.#docker;
+    const executor = this.#executor;
+    if (!docker || !executor) return;
+    while (this.#state === 'running' && this.#nc && !this.#nc.isClosed()) {
+      try {
+        const version = (await docker.version()) as { Version?: string; Os?: string; Arch?: string };
+        const running = (await executor.list()).filter((x) => x.running).map((x) => x.taskId);
+        const msg: NodeRegister = {
+          v: PROTOCOL_VERSION,
+          kind: 'node.register',
+          nodeId: this.nodeId,
+          hostname: hostname(),
+          address: this.address,
+          platform: { os: version.Os ?? process.platform, arch: version.Arch ?? process.arch },
+          resources: { nanoCpus: cpus().length * 1e9, memoryBytes: totalmem() },
+          engineLabels: { ...this.config.labels, 'engine.version': version.Version ?? 'unknown' },
+          agentVersion: AGENT_VERSION,
+          runningTasks: running,
+        };
+        const reply = decodeNodeRegisterReply(
+          codec.decode((await this.#nc.request(nodeSubject(this.config.cluster, this.nodeId, 'register'), codec.encode(msg), { timeout: 3000 })).data),
+        );
+        if (reply.kind === 'node.refused') {
+          this.log.error('registration refused', { code: reply.code, message: reply.message });
+        } else {
+          this.#sessionId = reply.sessionId;
+          this.#reported.clear(); // a new session hears every task's state again
+          this.log.info('registered', { sessionId: reply.sessionId });
+          this.startHeartbeat(reply.heartbeatPeriodMs);
+          this.schedule('registered');
+          return;
+        }
+      } catch (err) {
+        this.log.warn('registration failed; retrying', { err: err instanceof Error ? err.message : String(err), retryMs: delay });
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+
+  private startHeartbeat(periodMs: number): void {
+    const beat = (): void => {
+      if (!this.#nc || this.#nc.isClosed() || !this.#sessionId) return;
+      this.#nc.publish(
+        nodeSubject(this.config.cluster, this.nodeId, 'hb'),
+        codec.encode({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId: this.nodeId, sessionId: this.#sessionId, appliedSeq: this.#held?.seq ?? 0 }),
+      );
+    };
+    beat();
+    clearInterval(this.#hb);
+    this.#hb = setInterval(beat, periodMs);
+  }
+
+  private async watchNats(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Reconnect) {
+        this.log.info('nats reconnected; registering again');
+        void this.registerLoop();
+      }
+    }
+  }
+
+  private async consumeAssignments(sub: Subscription): Promise<void> {
+    for await (const m of sub) {
+      try {
+        const msg = decodeAssignment(codec.decode(m.data));
+        if (msg.nodeId !== this.nodeId) throw new Error(`assignment for node ${msg.nodeId} arrived at ${this.nodeId}`);
+        const outcome = applyAssignment(this.#held, msg);
+        this.log.info('assignment', { kind: msg.kind, seq: msg.seq, outcome: outcome.kind });
+        if (outcome.kind === 'applied') {
+          this.#held = outcome.set;
+          await this.saveHeld(outcome.set);
+          this.schedule(`assignment ${msg.seq}`);
+        } else if (outcome.kind === 'gap') {
+          this.log.warn('assignment gap; the next heartbeat asks for the full set', { expected: outcome.expectedSeq, got: msg.seq });
+        }
+      } catch (err) {
+        // a bad message is rejected and logged; the agent keeps serving every other task
+        this.log.warn('assignment rejected', { err: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+
+  /** Container events (exits above all) trigger a converge, which reports what changed. */
+  private async watchDocker(docker: Docker): Promise<void> {
+    // dockerode types the event stream loosely; it is a Readable
+    const stream = (await docker.getEvents({
+      filters: { type: ['container'], event: ['die', 'start', 'oom', 'health_status'], label: [`${LABEL_CLUSTER}=${this.config.cluster}`] },
+    })) as unknown as Readable;
+    this.#events = stream;
+    stream.on('data', () => this.schedule('docker event'));
+    stream.on('error', (err: unknown) => this.log.warn('docker event stream error', { err: String(err) }));
+  }
+
+  /** Converges one at a time, in order; a burst of triggers costs one extra pass at most. */
+  private schedule(why: string): void {
+    if (this.#state !== 'running') return;
+    this.#queue = this.#queue.then(async () => {
+      const set = this.#held;
+      if (!set || !this.#reconciler) return;
+      try {
+        const t0 = Date.now();
+        const reports = await this.#reconciler.converge(set);
+        if (reports.length > 0) this.log.info('converged', { why, seq: set.seq, ms: Date.now() - t0, reports: reports.map((r) => `${r.taskId}:${r.state}`) });
+        this.publishReports(reports);
+      } catch (err) {
+        this.log.error('converge failed', { why, err: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  }
+
+  private publishReports(reports: TaskReport[]): void {
+    // without a session nothing is sent, and nothing is marked sent: registering resends all
+    if (!this.#nc || this.#nc.isClosed() || !this.#sessionId) return;
+    const fresh = reports.filter((r) => {
+      const key = `${r.state}|${r.containerId ?? ''}`;
+      if (this.#reported.get(r.taskId) === key) return false;
+      this.#reported.set(r.taskId, key);
+      return true;
+    });
+    if (fresh.length === 0) return;
+    this.#nc.publish(
+      nodeSubject(this.config.cluster, this.nodeId, 'status'),
+      codec.encode({ v: PROTOCOL_VERSION, kind: 'task.status', nodeId: this.nodeId, sessionId: this.#sessionId, reports: fresh }),
+    );
+  }
+}
+
+/** The host's own resolvers, from /etc/resolv.conf, for names that are not the cluster's. */
+async function hostUpstreams(): Promise<{ address: string }[]> {
+  try {
+    const text = await readFile('/etc/resolv.conf', 'utf8');
+    return [...text.matchAll(/^nameserver\s+(\d+\.\d+\.\d+\.\d+)/gm)].map((m) => ({ address: m[1] ?? '' })).filter((u) => u.address !== '');
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { isShoalError } from '@shoal/core';
+import { Agent } from './agent.js';
+import { AGENT_DEFAULTS, type AgentConfig } from './config.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function label(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`expected KEY=VALUE, got "${value}"`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+const program = new Command('shoal-agent')
+  .description('the Shoal agent of one Docker host: runs the tasks the leader assigns it')
+  .requiredOption('--cluster <id>', 'cluster id', process.env.SHOAL_CLUSTER)
+  .option('--nats <url>', 'NATS server URL (repeat for several)', collect)
+  .option('--nats-user <user>', 'NATS user', process.env.SHOAL_NATS_USER)
+  .option('--advertise <address>', "this host's underlay address (default: the default route's interface)")
+  .option('--underlay-device <ifname>', 'the interface VXLAN runs over (default: the one holding the address)')
+  .option('--data-dir <dir>', 'where the agent keeps its node id and last assignment', AGENT_DEFAULTS.dataDir)
+  .option('--docker-socket <path>', "the host's Docker socket", AGENT_DEFAULTS.dockerSocket)
+  .option('--dns-port <port>', 'port of the resolver on the gateway bridge', (v) => Number(v), AGENT_DEFAULTS.dnsPort)
+  .option('--node-id <id>', 'fix the node id (default: generated once, kept in the data dir)')
+  .option('--label <key=value>', 'node label (repeat for several)', label, {})
+  .addHelpText('after', '\nThe NATS password is read from SHOAL_NATS_PASSWORD.\n\nExample:\n  shoal-agent --cluster prod --nats nats://10.1.0.1:4222 --label zone=eu');
+
+program.parse();
+const o = program.opts<{
+  cluster: string;
+  nats?: string[];
+  natsUser?: string;
+  advertise?: string;
+  underlayDevice?: string;
+  dataDir: string;
+  dockerSocket: string;
+  dnsPort: number;
+  nodeId?: string;
+  label: Record<string, string>;
+}>();
+const config: AgentConfig = {
+  cluster: o.cluster,
+  natsUrls: o.nats ?? process.env.SHOAL_NATS_URL?.split(',') ?? [...AGENT_DEFAULTS.natsUrls],
+  natsUser: o.natsUser,
+  natsPassword: process.env.SHOAL_NATS_PASSWORD,
+  advertise: o.advertise,
+  underlayDevice: o.underlayDevice,
+  dataDir: o.dataDir,
+  labels: o.label,
+  dockerSocket: o.dockerSocket,
+  dnsPort: o.dnsPort,
+  nodeId: o.nodeId,
+};
+const logger = pino({ name: 'shoal-agent' });
+const log = {
+  info: (msg: string, f?: Record<string, unknown>) => logger.info(f ?? {}, msg),
+  warn: (msg: string, f?: Record<string, unknown>) => logger.warn(f ?? {}, msg),
+  error: (msg: string, f?: Record<string, unknown>) => logger.error(f ?? {}, msg),
+};
+const agent = new Agent(config, log);
+const shutdown = (signal: string): void => {
+  log.info('shutting down', { signal });
+  // a shutdown that hangs must not keep the host's supervisor waiting forever
+  setTimeout(() => process.exit(1), 10_000).unref();
+  agent.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+try {
+  await agent.start();
+} catch (err) {
+  process.stderr.write(`error: ${isShoalError(err) ? err.message : err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
