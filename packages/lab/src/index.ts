@@ -4,7 +4,6 @@ export type { LabHost } from './host.js';
 export { DEFAULT_LAB, LAB_ROOT, MAX_HOSTS, TEST_IMAGE, LabNames, checkHostCount, checkLabName, hostIndex } from './names.js';
 export { planLab, partitionPairs, defaultSubnets } from './plan.js';
 export type { LabPlan, HostPlan, TakenRange } from './plan.js';
-export { parseCidr, formatCidr, overlaps } from './cidr.js';
 export { parseLdd } from './image.js';
 export { requireRoot, requireTools, LAB_TOOLS } from './preflight.js';
 export { run, must } from './run.js';

@@ -1,6 +1,5 @@
 import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
-import { ShoalError } from '@shoal/core';
-import { formatCidr, parseCidr } from './cidr.js';
+import { ShoalError, formatCidr, parseCidr } from '@shoal/core';
 import { dockerImport, dockerPing } from './docker-api.js';
 import {
   createHostNamespaces,

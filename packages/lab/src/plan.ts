@@ -1,5 +1,5 @@
-import { ShoalError } from '@shoal/core';
-import { formatCidr, formatIpv4, overlaps, parseCidr, size, type Cidr } from './cidr.js';
+import { ShoalError, cidrSize, cidrsOverlap, formatCidr, formatIpv4, parseCidr, type Cidr } from '@shoal/core';
+
 import { hostName } from './names.js';
 
 /** A route or address already present in the root namespace, which a lab's subnet must avoid. */
@@ -35,14 +35,14 @@ export function defaultSubnets(): Cidr[] {
 
 function fits(subnet: Cidr, hosts: number): boolean {
   // network, gateway, the reserved offset, the hosts, broadcast
-  return FIRST_HOST_OFFSET + hosts + 1 < size(subnet);
+  return FIRST_HOST_OFFSET + hosts + 1 < cidrSize(subnet);
 }
 
 export function planLab(hosts: number, requested: string | undefined, taken: readonly TakenRange[]): LabPlan {
   let subnet: Cidr;
   if (requested !== undefined) {
     subnet = parseCidr(requested);
-    const clash = taken.find((t) => overlaps(t.cidr, subnet));
+    const clash = taken.find((t) => cidrsOverlap(t.cidr, subnet));
     if (clash) {
       throw new ShoalError(
         'subnet_in_use',
@@ -54,7 +54,7 @@ export function planLab(hosts: number, requested: string | undefined, taken: rea
       throw new ShoalError('subnet_too_small', `subnet ${formatCidr(subnet)} cannot hold ${hosts} hosts`, 'use a larger subnet (a /24 holds up to 244)');
     }
   } else {
-    const free = defaultSubnets().find((c) => fits(c, hosts) && !taken.some((t) => overlaps(t.cidr, c)));
+    const free = defaultSubnets().find((c) => fits(c, hosts) && !taken.some((t) => cidrsOverlap(t.cidr, c)));
     if (!free) {
       throw new ShoalError('no_free_subnet', 'every default lab subnet (192.168.200-255.0/24) is in use', 'pass --subnet with a free range');
     }
@@ -62,11 +62,11 @@ export function planLab(hosts: number, requested: string | undefined, taken: rea
   }
   return {
     subnet,
-    gateway: formatIpv4(subnet.base + 1),
+    gateway: formatIpv4(subnet.network + 1),
     hosts: Array.from({ length: hosts }, (_, i) => ({
       name: hostName(i + 1),
       index: i + 1,
-      address: formatIpv4(subnet.base + FIRST_HOST_OFFSET + i + 1),
+      address: formatIpv4(subnet.network + FIRST_HOST_OFFSET + i + 1),
     })),
   };
 }

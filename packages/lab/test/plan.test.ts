@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ShoalError } from '@shoal/core';
-import { LabNames, checkHostCount, checkLabName, hostIndex, parseCidr, parseLdd, partitionPairs, planLab, requireRoot, type TakenRange } from '@shoal/lab';
+import { ShoalError, parseCidr } from '@shoal/core';
+import { LabNames, checkHostCount, checkLabName, hostIndex, parseLdd, partitionPairs, planLab, requireRoot, type TakenRange } from '@shoal/lab';
 
 const route = (cidr: string, owner = 'a route via eth0'): TakenRange => ({ cidr: parseCidr(cidr), owner });
 
@@ -29,7 +29,7 @@ describe('planLab', () => {
   it('refuses a subnet too small for the hosts, and one with host bits set', () => {
     expect(() => planLab(10, '10.9.0.0/28', [])).toThrowError(/cannot hold 10 hosts/);
     expect(planLab(3, '10.9.0.0/28', []).hosts.at(-1)?.address).toBe('10.9.0.13');
-    expect(() => planLab(1, '10.9.0.1/24', [])).toThrowError(/host bits set — did you mean 10.9.0.0\/24\?/);
+    expect(() => planLab(1, '10.9.0.1/24', [])).toThrowError(/has host bits set — did you mean 10.9.0.0\/24\?/);
     expect(() => planLab(1, 'ten/8', [])).toThrowError(ShoalError);
   });
 });
