@@ -1,5 +1,5 @@
-// `npm run sim -w raft-ts -- --seeds 10000 [--size 3|5] [--start 1]` runs many seeds and prints
-// the count of seeds and of failures; `--replay <seed> --size <n>` narrates one run.
+// `npm run sim -w raft-ts -- --seeds 10000 [--size 3|5] [--start 1] [--storage file]` runs many
+// seeds and prints the count of seeds and of failures; `--replay <seed> --size <n>` narrates one.
 import { runSimulation } from './simulator.js';
 
 function arg(name: string): string | undefined {
@@ -10,8 +10,9 @@ function arg(name: string): string | undefined {
 function main(): number {
   const replay = arg('replay');
   const sizeArg = arg('size');
+  const storage = arg('storage') === 'file' ? 'file' : 'memory';
   if (replay !== undefined) {
-    const r = runSimulation({ seed: Number(replay), size: Number(sizeArg ?? 3), trace: (l) => console.log(l) });
+    const r = runSimulation({ seed: Number(replay), size: Number(sizeArg ?? 3), storage, trace: (l) => console.log(l) });
     console.log(r.ok ? `seed ${replay}: ok` : r.failure);
     console.log(JSON.stringify(r.stats));
     return r.ok ? 0 : 1;
@@ -24,7 +25,7 @@ function main(): number {
     const began = Date.now();
     let failures = 0;
     for (let seed = start; seed < start + seeds; seed++) {
-      const r = runSimulation({ seed, size });
+      const r = runSimulation({ seed, size, storage });
       if (!r.ok) {
         failures++;
         console.log(r.failure);

@@ -1,8 +1,13 @@
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RaftNode } from '../core/node.js';
 import { SeededRng } from '../core/rng.js';
-import type { ConfChange, Message, NodeId, Ready } from '../core/types.js';
+import type { ConfChange, HardState, Message, NodeId, Ready } from '../core/types.js';
 import { bootstrap } from '../storage/bootstrap.js';
+import { FileStorage } from '../storage/file.js';
 import { MemoryStorage } from '../storage/memory.js';
+import type { Storage, StorageWriter } from '../storage/storage.js';
 import type { HistoryOp } from './history.js';
 import { InvariantViolation, Invariants, type LogView } from './invariants.js';
 import { checkLinearizable } from './linearizability.js';
@@ -23,6 +28,11 @@ export interface SimConfig {
    * linearizable: it exists so that tests can show the checker catching stale reads.
    */
   readonly unsafeLocalReads?: boolean;
+  /**
+   * 'file' runs every member on the WAL (FileStorage, in a temporary directory). A crash then
+   * tears the open segment at a random point after the last sync, as a power cut would.
+   */
+  readonly storage?: 'memory' | 'file';
   /** Called with progress lines (for a replay by hand); silent when absent. */
   readonly trace?: (line: string) => void;
 }
@@ -40,6 +50,7 @@ export interface SimStats {
   opsCompleted: number;
   snapshotsInstalled: number;
   rejected: number;
+  tornTails: number;
 }
 
 export interface SimReport {
@@ -57,9 +68,13 @@ const ELECTION_TICK = 10;
 const KEYS = ['a', 'b', 'c'];
 const CLIENT_TIMEOUT = 3 * ELECTION_TICK * SUBTICKS;
 
+type SimStorage = Storage & StorageWriter & { hardState(): HardState };
+
 interface Member {
   readonly id: NodeId;
-  readonly storage: MemoryStorage;
+  storage: SimStorage;
+  /** FileStorage only: how far the open segment was written at the last sync. */
+  synced: { segment: number; size: number } | undefined;
   node: RaftNode | undefined;
   sm: KvStateMachine;
   /** Ticks every `period` sub-ticks: members' clocks run at different rates. */
@@ -111,7 +126,7 @@ export class Simulation {
   private readonly checkQuorum: boolean;
   readonly stats: SimStats = {
     ticks: 0, messages: 0, dropped: 0, crashes: 0, partitions: 0, transfers: 0, confChanges: 0,
-    maxTerm: 0, committed: 0, opsCompleted: 0, snapshotsInstalled: 0, rejected: 0,
+    maxTerm: 0, committed: 0, opsCompleted: 0, snapshotsInstalled: 0, rejected: 0, tornTails: 0,
   };
 
   constructor(private readonly config: SimConfig) {
@@ -123,8 +138,9 @@ export class Simulation {
     this.snapshotEvery = 5 + this.rng.int(25);
     this.preVote = this.rng.chance(0.75);
     this.checkQuorum = this.rng.chance(0.75);
+    if (config.storage === 'file') this.root = fs.mkdtempSync(join(tmpdir(), `raft-sim-${config.seed}-`));
     for (const id of this.ids) {
-      const storage = new MemoryStorage();
+      const storage = this.openStorage(id);
       const spare = !voters.includes(id);
       if (!spare) bootstrap(storage, voters);
       const m: Member = {
@@ -136,6 +152,8 @@ export class Simulation {
         phase: this.rng.int(SUBTICKS),
         waitingReads: [],
         retired: spare,
+        // The bootstrap is synced before the member first starts.
+        synced: storage instanceof FileStorage ? storage.tail() : undefined,
       };
       this.members.set(id, m);
       if (!spare) this.start(m);
@@ -143,6 +161,29 @@ export class Simulation {
     for (let c = 1; c <= (config.clients ?? 3); c++) {
       this.clients.push({ id: c, seq: 0, target: this.pick(voters), op: undefined, record: undefined, sentAt: 0 });
     }
+  }
+
+  private readonly root: string | undefined;
+
+  private openStorage(id: NodeId): SimStorage {
+    if (this.root === undefined) return new MemoryStorage();
+    const { storage, report } = FileStorage.open(join(this.root, String(id)), { fsync: false, segmentBytes: 4096 });
+    if (report.tornTail !== undefined) this.stats.tornTails++;
+    return storage;
+  }
+
+  /** A power cut: the open segment keeps what was synced plus a random part of the rest. */
+  private tear(m: Member): void {
+    const s = m.storage;
+    if (!(s instanceof FileStorage)) return;
+    const tail = s.tail();
+    const path = s.tailPath();
+    s.close();
+    const from = m.synced?.segment === tail.segment ? m.synced.size : 0;
+    fs.truncateSync(path, from + this.rng.int(tail.size - from + 1));
+    m.storage = this.openStorage(m.id);
+    // What survived the cut is on disk now.
+    m.synced = m.storage instanceof FileStorage ? m.storage.tail() : undefined;
   }
 
   private trace(line: string): void {
@@ -179,6 +220,7 @@ export class Simulation {
     if (m.node === undefined) return;
     this.stats.rejected += [...m.node.rejections().values()].reduce((a, b) => a + b, 0);
     m.node = undefined;
+    this.tear(m);
     m.waitingReads = [];
     this.inv.forgetCommitCursor(m.id);
     this.stats.crashes++;
@@ -377,6 +419,7 @@ export class Simulation {
     this.inv.observePersisted(m.id, rd.entries, (i) => m.storage.term(i));
     m.storage.append(rd.entries);
     if (rd.hardState !== undefined) m.storage.setHardState(rd.hardState);
+    if (rd.mustSync && m.storage instanceof FileStorage) m.synced = m.storage.tail();
     if (this.chaos && this.rng.chance(0.0005)) {
       node.advance();
       this.crash(m, 'after persisting, before sending');
@@ -566,10 +609,15 @@ export class Simulation {
       const lin = checkLinearizable(this.history);
       if (!lin.ok) throw new InvariantViolation(`linearizability: the history of key ${lin.key} has no linearization`);
     } catch (err) {
-      if (!(err instanceof InvariantViolation)) throw err;
-      failure = `seed ${this.config.seed} (size ${this.config.size}) failed at sub-tick ${this.now}: ${err.message}`;
+      // Anything thrown is a failure of this seed (an invariant, or the core or storage giving up).
+      const what = err instanceof InvariantViolation ? err.message : `${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+      failure = `seed ${this.config.seed} (size ${this.config.size}) failed at sub-tick ${this.now}: ${what}`;
     }
     for (const m of this.up()) this.stats.rejected += [...(m.node?.rejections().values() ?? [])].reduce((a, b) => a + b, 0);
+    if (this.root !== undefined) {
+      for (const m of this.members.values()) if (m.storage instanceof FileStorage) m.storage.close();
+      fs.rmSync(this.root, { recursive: true, force: true });
+    }
     this.stats.messages = this.net.sent;
     this.stats.dropped = this.net.dropped;
     this.stats.committed = this.inv.maxCommitted;

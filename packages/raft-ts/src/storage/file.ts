@@ -20,6 +20,11 @@ export class StorageCorruptError extends Error {
 export interface FileStorageOptions {
   /** A segment is closed and a new one started once it grows past this many bytes. */
   readonly segmentBytes?: number;
+  /**
+   * false skips every fsync. Only for simulations, which model durability themselves by
+   * truncating what was written after the last sync point (see `tail()`).
+   */
+  readonly fsync?: boolean;
 }
 
 export interface OpenReport {
@@ -114,10 +119,12 @@ export class FileStorage implements Storage, StorageWriter {
   /** Highest entry index written to each closed segment, to know which ones compaction frees. */
   private readonly segMax = new Map<number, number>();
   private curMax = 0;
+  private rotations = 0;
 
   private constructor(
     private readonly dir: string,
     private readonly segmentBytes: number,
+    private readonly doSync: boolean,
     mem: MemoryStorage,
     segSeq: number,
     segMax: Map<number, number>,
@@ -221,10 +228,10 @@ export class FileStorage implements Storage, StorageWriter {
     const lastSeg = segs[segs.length - 1];
     const seq = lastSeg === undefined ? 1 : Number(lastSeg.slice(0, 16));
     if (lastSeg === undefined) segMax.set(seq, 0);
-    const storage = new FileStorage(dir, options.segmentBytes ?? 64 << 20, mem, seq, segMax);
+    const storage = new FileStorage(dir, options.segmentBytes ?? 64 << 20, options.fsync ?? true, mem, seq, segMax);
     if (lastSeg === undefined) {
       storage.write(encodeHardState(mem.hardState()));
-      fsyncDir(walDir);
+      if (storage.doSync) fsyncDir(walDir);
     }
     return { storage, report: { tornTail, segments: Math.max(segs.length, 1), entries } };
   }
@@ -251,12 +258,12 @@ export class FileStorage implements Storage, StorageWriter {
     try {
       fs.writeSync(fd, frame(header));
       fs.writeSync(fd, s.data);
-      fs.fsyncSync(fd);
+      if (this.doSync) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, join(snapDir, snapName(s.meta)));
-    fsyncDir(snapDir);
+    if (this.doSync) fsyncDir(snapDir);
     // Older snapshots are no longer needed once this one is durable.
     for (const n of fs.readdirSync(snapDir)) {
       if (n.endsWith('.snap') && n < snapName(s.meta)) fs.rmSync(join(snapDir, n));
@@ -273,7 +280,7 @@ export class FileStorage implements Storage, StorageWriter {
    * records that the log restarts at the (received) snapshot: replay then drops what came before.
    */
   private rotate(mark = false): void {
-    fs.fsyncSync(this.fd);
+    if (this.doSync) fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     this.segMax.set(this.segSeq, this.curMax);
     this.segSeq++;
@@ -283,7 +290,21 @@ export class FileStorage implements Storage, StorageWriter {
     const snap = this.mem.snapshot().meta;
     if (mark) this.write(encodeMark(snap.index, snap.term));
     this.write(encodeHardState(this.mem.hardState()));
-    fsyncDir(join(this.dir, 'wal'));
+    if (this.doSync) {
+      fs.fsyncSync(this.fd);
+      fsyncDir(join(this.dir, 'wal'));
+    }
+    this.rotations++;
+  }
+
+  /** Closed segments are synced; this says how far the open one was written (for simulations). */
+  tail(): { segment: number; size: number; rotations: number } {
+    return { segment: this.segSeq, size: this.segSize, rotations: this.rotations };
+  }
+
+  /** The open segment's path (for simulations that tear it). */
+  tailPath(): string {
+    return join(this.dir, 'wal', segName(this.segSeq));
   }
 
   // ---------------------------------------------------------------- Storage (reads)
@@ -365,11 +386,11 @@ export class FileStorage implements Storage, StorageWriter {
   }
 
   async sync(): Promise<void> {
-    await fsync(this.fd);
+    if (this.doSync) await fsync(this.fd);
   }
 
   close(): void {
-    fs.fsyncSync(this.fd);
+    if (this.doSync) fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
   }
 }
