@@ -47,5 +47,6 @@ export type { LogView } from './sim/invariants.js';
 
 export { RaftDriver, RaftError } from './driver/driver.js';
 export { MemoryHub } from './driver/transport.js';
+export { decodeMessage, encodeMessage } from './driver/codec.js';
 export type { DriverOptions, DriverState, DurableStorage, RaftErrorCode, StateMachine } from './driver/driver.js';
 export type { Transport } from './driver/transport.js';

@@ -1,4 +1,4 @@
-// `npm run sim -w raft-ts -- --seeds 10000 [--size 3|5] [--start 1] [--storage file]` runs many
+// `node packages/raft-ts/dist/sim/cli.js --seeds 10000 [--size 3|5] [--start 1] [--storage file]` runs many
 // seeds and prints the count of seeds and of failures; `--replay <seed> --size <n>` narrates one.
 import { runSimulation } from './simulator.js';
 
