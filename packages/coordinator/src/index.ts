@@ -1,1 +1,14 @@
+// The store: the replicated state machine.
+export { Store } from './store/store.js';
+export { decodeCommand, MAX_BATCH } from './store/commands.js';
+export { decodeSnapshot, SNAPSHOT_FORMAT } from './store/snapshot.js';
+export { OBJECT_KINDS } from './store/objects.js';
+
+// The allocator.
 export { VniPool, VNI_MIN, VNI_MAX } from './allocator/vni.js';
+
+export type { EntryPosition, ApplyResult, ChangeListener } from './store/store.js';
+export type { Command, ObjectCommand, BatchCommand, CreateCommand, UpdateCommand, DeleteCommand } from './store/commands.js';
+export type { StoreChange } from './store/changes.js';
+export type { StoreSnapshot } from './store/snapshot.js';
+export type { ObjectKind, ObjectOf, StoredObject } from './store/objects.js';
