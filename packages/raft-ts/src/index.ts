@@ -50,3 +50,7 @@ export { MemoryHub } from './driver/transport.js';
 export { decodeMessage, encodeMessage } from './driver/codec.js';
 export type { DriverOptions, DriverState, DurableStorage, RaftErrorCode, StateMachine } from './driver/driver.js';
 export type { Transport } from './driver/transport.js';
+export { TcpTransport } from './driver/tcp.js';
+export type { Endpoint, TcpTransportOptions } from './driver/tcp.js';
+export { startKvServer } from './example/kv-server.js';
+export type { KvServerOptions } from './example/kv-server.js';

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { RaftNode, type Status } from '../core/node.js';
 import type { RaftOptions, RefuseReason } from '../core/raft.js';
 import { SeededRng, type Rng } from '../core/rng.js';
-import type { Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
+import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
 import type { Storage, StorageWriter } from '../storage/storage.js';
 import type { Transport } from './transport.js';
 
@@ -91,6 +91,11 @@ export class RaftDriver {
 
   status(): Status {
     return this.node.status();
+  }
+
+  /** The membership as of `index`, to record in a snapshot taken there. */
+  confStateAt(index: number): ConfState {
+    return this.node.confStateAt(index);
   }
 
   start(): void {

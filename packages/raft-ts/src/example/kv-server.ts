@@ -1,0 +1,157 @@
+// A small KV store on raft-ts, for the benchmark and for trying it by hand:
+//   node dist/example/kv-server.js --id 1 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
+//        --http 8001 --data /tmp/kv1 [--tick-ms 50]
+// PUT /kv/<key> (body = value), GET /kv/<key> (linearizable), POST /cas/<key> ({"expect","value"}),
+// GET /status. A member that is not the leader answers 421 with the leader's id.
+import * as http from 'node:http';
+import type { Entry, NodeId, Snapshot } from '../core/types.js';
+import { bootstrap } from '../storage/bootstrap.js';
+import { FileStorage } from '../storage/file.js';
+import { RaftDriver, RaftError } from '../driver/driver.js';
+import { TcpTransport, type Endpoint } from '../driver/tcp.js';
+
+interface Op {
+  readonly op: 'put' | 'cas';
+  readonly key: string;
+  readonly value: string;
+  readonly expect?: string;
+}
+
+class KvMachine {
+  readonly kv = new Map<string, string>();
+  readonly results = new Map<number, { ok: boolean; before: string }>();
+  applied = 0;
+
+  apply(e: Entry): void {
+    this.applied = e.index;
+    if (e.kind !== 'normal' || e.data.byteLength === 0) return;
+    const op = JSON.parse(Buffer.from(e.data).toString('utf8')) as Op;
+    const before = this.kv.get(op.key) ?? '';
+    const ok = op.op === 'put' || before === (op.expect ?? '');
+    if (ok) this.kv.set(op.key, op.value);
+    this.results.set(e.index, { ok, before });
+    if (this.results.size > 100_000) this.results.clear();
+  }
+
+  restore(s: Snapshot): void {
+    this.kv.clear();
+    const pairs = JSON.parse(Buffer.from(s.data).toString('utf8')) as [string, string][];
+    for (const [k, v] of pairs) this.kv.set(k, v);
+    this.applied = s.meta.index;
+  }
+
+  serialize(): Uint8Array {
+    return Buffer.from(JSON.stringify([...this.kv]), 'utf8');
+  }
+}
+
+export interface KvServerOptions {
+  readonly id: NodeId;
+  readonly peers: ReadonlyMap<NodeId, Endpoint>;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly tickMs?: number;
+  readonly snapshotEvery?: number;
+}
+
+export async function startKvServer(o: KvServerOptions): Promise<{ close: () => Promise<void> }> {
+  const { storage, report } = FileStorage.open(o.dataDir);
+  if (report.tornTail !== undefined) console.error(`kv ${o.id}: truncated a torn tail in ${report.tornTail.segment}`);
+  if (storage.lastIndex() === 0 && storage.snapshot().meta.index === 0) bootstrap(storage, [...o.peers.keys()]);
+  const self = o.peers.get(o.id);
+  if (self === undefined) throw new Error(`--peers must include ${o.id}`);
+  const transport = new TcpTransport({ listen: self, peers: o.peers });
+  await transport.start();
+  const sm = new KvMachine();
+  const driver = new RaftDriver({ id: o.id, storage, transport, stateMachine: sm, tickMs: o.tickMs ?? 50, electionTick: 10, disableProposalForwarding: true });
+  driver.start();
+  const every = o.snapshotEvery ?? 20_000;
+  const maybeSnapshot = (): void => {
+    if (sm.applied - storage.snapshot().meta.index < every) return;
+    storage.createSnapshot(sm.applied, driver.confStateAt(sm.applied), sm.serialize());
+    storage.compact(Math.max(storage.snapshot().meta.index - 1000, storage.firstIndex() - 1));
+  };
+
+  const reply = (res: http.ServerResponse, code: number, body: unknown): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  const fail = (res: http.ServerResponse, err: unknown): void => {
+    if (err instanceof RaftError) reply(res, err.code === 'notLeader' || err.code === 'noLeader' ? 421 : 503, { error: err.code, leader: err.leader });
+    else reply(res, 500, { error: String(err) });
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const url = req.url ?? '/';
+      const key = decodeURIComponent(url.split('/')[2] ?? '');
+      const run = async (): Promise<void> => {
+        if (url === '/status') return reply(res, 200, driver.status());
+        if (url.startsWith('/kv/') && req.method === 'PUT') {
+          const r = await driver.propose(Buffer.from(JSON.stringify({ op: 'put', key, value: body } satisfies Op)), AbortSignal.timeout(5000));
+          maybeSnapshot();
+          return reply(res, 200, { index: r.index });
+        }
+        if (url.startsWith('/kv/') && req.method === 'GET') {
+          await driver.linearizableRead(AbortSignal.timeout(5000));
+          return reply(res, 200, { value: sm.kv.get(key) ?? null });
+        }
+        if (url.startsWith('/cas/') && req.method === 'POST') {
+          const { expect, value } = JSON.parse(body) as { expect: string; value: string };
+          const r = await driver.propose(Buffer.from(JSON.stringify({ op: 'cas', key, value, expect } satisfies Op)), AbortSignal.timeout(5000));
+          maybeSnapshot();
+          return reply(res, 200, { index: r.index, ...sm.results.get(r.index) });
+        }
+        reply(res, 404, { error: 'not found' });
+      };
+      run().catch((err: unknown) => fail(res, err));
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(o.httpPort, '127.0.0.1', resolve));
+  return {
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await driver.stop();
+      await transport.close();
+      storage.close();
+    },
+  };
+}
+
+function parsePeers(s: string): Map<NodeId, Endpoint> {
+  const out = new Map<NodeId, Endpoint>();
+  for (const part of s.split(',')) {
+    const [id, addr] = part.split('=');
+    const [host, port] = (addr ?? '').split(':');
+    out.set(Number(id), { host: host ?? '127.0.0.1', port: Number(port) });
+  }
+  return out;
+}
+
+if (process.argv[1]?.endsWith('kv-server.js') === true) {
+  const arg = (n: string): string | undefined => {
+    const i = process.argv.indexOf(`--${n}`);
+    return i < 0 ? undefined : process.argv[i + 1];
+  };
+  startKvServer({
+    id: Number(arg('id')),
+    peers: parsePeers(arg('peers') ?? ''),
+    httpPort: Number(arg('http')),
+    dataDir: arg('data') ?? '.',
+    tickMs: arg('tick-ms') === undefined ? undefined : Number(arg('tick-ms')),
+  })
+    .then((srv) => {
+      console.log('ready');
+      process.once('SIGTERM', () => void srv.close().then(() => process.exit(0)));
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
