@@ -6,9 +6,17 @@ export { OBJECT_KINDS } from './store/objects.js';
 
 // The allocator.
 export { VniPool, VNI_MIN, VNI_MAX } from './allocator/vni.js';
+export { Allocator, isClusterIpam, taskOwner, vipOwner } from './allocator/allocator.js';
+export { SubnetPool, DEFAULT_SUBNET_POOL_CONFIG } from './allocator/subnets.js';
+export { NetworkAddresses } from './allocator/addresses.js';
+export { allocatePass, isAllocated } from './allocator/pass.js';
+export { macForAddress } from './allocator/mac.js';
 
 export type { EntryPosition, ApplyResult, ChangeListener } from './store/store.js';
 export type { Command, ObjectCommand, BatchCommand, CreateCommand, UpdateCommand, DeleteCommand } from './store/commands.js';
 export type { StoreChange } from './store/changes.js';
 export type { StoreSnapshot } from './store/snapshot.js';
 export type { ObjectKind, ObjectOf, StoredObject } from './store/objects.js';
+export type { AllocatorConfig, AllocatorContents } from './allocator/allocator.js';
+export type { SubnetPoolConfig } from './allocator/subnets.js';
+export type { AllocatorView, AllocationPass } from './allocator/pass.js';
