@@ -12,6 +12,11 @@ export { NetworkAddresses } from './allocator/addresses.js';
 export { allocatePass, isAllocated } from './allocator/pass.js';
 export { macForAddress } from './allocator/mac.js';
 
+// The scheduler.
+export { schedule } from './scheduler/scheduler.js';
+export { schedulePass, schedulable } from './scheduler/pass.js';
+export { explainUnplaced } from './scheduler/explain.js';
+
 export type { EntryPosition, ApplyResult, ChangeListener } from './store/store.js';
 export type { Command, ObjectCommand, BatchCommand, CreateCommand, UpdateCommand, DeleteCommand } from './store/commands.js';
 export type { StoreChange } from './store/changes.js';
@@ -20,3 +25,6 @@ export type { ObjectKind, ObjectOf, StoredObject } from './store/objects.js';
 export type { AllocatorConfig, AllocatorContents } from './allocator/allocator.js';
 export type { SubnetPoolConfig } from './allocator/subnets.js';
 export type { AllocatorView, AllocationPass } from './allocator/pass.js';
+export type { SchedulerInput, Decision } from './scheduler/scheduler.js';
+export type { SchedulerView } from './scheduler/pass.js';
+export type { Failure } from './scheduler/filters.js';
