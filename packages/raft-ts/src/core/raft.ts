@@ -442,11 +442,9 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'prop':
-        if (this.lead === NONE || this.opts.disableProposalForwarding) {
-          return this.reject('droppedProposal', 'not the leader', m);
-        }
-        this.send({ type: 'prop', to: this.lead, entries: m.entries });
-        return;
+        // Requests forwarded to us are never forwarded again: two members with stale or forged
+        // ideas of the leader would otherwise bounce them between each other forever.
+        return this.reject('droppedProposal', 'not the leader', m);
       case 'app':
         this.electionElapsed = 0;
         this.lead = m.from;
@@ -462,7 +460,6 @@ export class Raft {
         this.lead = m.from;
         return this.handleSnapshotChunk(m);
       case 'transferLeader':
-        if (this.lead !== NONE) this.send({ type: 'transferLeader', to: this.lead, index: m.index });
         return;
       case 'timeoutNow':
         // The leader asks us to take over now, skipping pre-vote and its lease.
