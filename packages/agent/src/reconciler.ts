@@ -1,6 +1,6 @@
 import { ShoalError, type AssignmentSet, type NetworkAssignment, type TaskAssignment, type TaskReport, type TaskState } from '@shoal/core';
 import type { DnsTable, NameRecord, DnsClient } from './dns/table.js';
-import type { DockerExecutor, TaskContainer } from './executor/docker.js';
+import type { ContainerNetworks, DockerExecutor, TaskContainer } from './executor/docker.js';
 import type { OverlayDriver } from './overlay/vxlan.js';
 
 export interface ReconcilerOptions {
@@ -12,6 +12,22 @@ export interface ReconcilerOptions {
   /** The resolver's address, written into overlay tasks' resolv.conf. */
   nameserver: string;
   now?: () => Date;
+}
+
+const LOCAL_DRIVERS: ReadonlySet<string> = new Set(['bridge', 'macvlan', 'ipvlan']);
+
+interface Networks {
+  overlays: Map<string, NetworkAssignment>;
+  locals: Map<string, NetworkAssignment>;
+  /** Local networks this host could not make, and why. */
+  failed: Map<string, ShoalError>;
+}
+
+/** What a person can do about the start failures Docker reports in its own words. */
+function startAdvice(detail: string): string | undefined {
+  if (/ipvlan/.test(detail) && /not supported/.test(detail)) return "this host's kernel has no ipvlan support (CONFIG_IPVLAN): use macvlan or an overlay, or a kernel with ipvlan";
+  if (/port is already allocated|address already in use/.test(detail)) return 'publish another port, or place the task on another host';
+  return undefined;
 }
 
 function plainAddress(withPrefix: string): string {
@@ -30,6 +46,11 @@ function ifnameFor(index: number): string {
  */
 export class Reconciler {
   readonly #now: () => Date;
+  /**
+   * Tasks this host refused, by task id and spec version: a rejection is final for that task (the
+   * orchestrator makes a new one), so it is not retried on every converge.
+   */
+  readonly #rejected = new Map<string, { specVersion: number; report: TaskReport }>();
 
   constructor(private readonly o: ReconcilerOptions) {
     this.#now = o.now ?? (() => new Date());
@@ -64,15 +85,23 @@ export class Reconciler {
       reports.push(this.report(taskId, 'shutdown', 'stopped: no longer assigned to this node', { containerId: c.id }));
     }
 
-    const overlays = await this.convergeNetworks(set, wanted);
+    const nets = await this.convergeNetworks(set, wanted);
 
+    for (const id of this.#rejected.keys()) if (!wanted.has(id)) this.#rejected.delete(id);
     for (const task of wanted.values()) {
+      const refused = this.#rejected.get(task.taskId);
+      if (refused && refused.specVersion === task.specVersion && !byTask.has(task.taskId)) {
+        reports.push(refused.report);
+        continue;
+      }
       try {
-        const report = await this.convergeTask(task, byTask.get(task.taskId), overlays);
+        const report = await this.convergeTask(task, byTask.get(task.taskId), nets);
         if (report) reports.push(report);
       } catch (err) {
         const message = err instanceof ShoalError ? err.message : `could not run the task: ${err instanceof Error ? err.message : String(err)}`;
-        reports.push(this.report(task.taskId, 'rejected', message, { err: message }));
+        const report = this.report(task.taskId, 'rejected', message, { err: message });
+        this.#rejected.set(task.taskId, { specVersion: task.specVersion, report });
+        reports.push(report);
       }
     }
 
@@ -80,14 +109,20 @@ export class Reconciler {
     return reports;
   }
 
-  /** Sandboxes for the overlays local tasks use, exact remote entries, and none left over. */
-  private async convergeNetworks(set: AssignmentSet, wanted: Map<string, TaskAssignment>): Promise<Map<string, NetworkAssignment>> {
+  /**
+   * Sandboxes for the overlays local tasks use, with exact remote entries; Docker networks for
+   * the local drivers they use; and none of either left over. A network this host cannot make
+   * fails only the tasks on it.
+   */
+  private async convergeNetworks(set: AssignmentSet, wanted: Map<string, TaskAssignment>): Promise<Networks> {
     const used = new Set([...wanted.values()].flatMap((t) => t.attachments.map((a) => a.networkId)));
-    const overlays = new Map<string, NetworkAssignment>();
+    const nets: Networks = { overlays: new Map(), locals: new Map(), failed: new Map() };
     for (const n of Object.values(set.networks)) {
-      if (n.driver === 'overlay' && n.vni !== undefined && used.has(n.networkId)) overlays.set(n.networkId, n);
+      if (!used.has(n.networkId)) continue;
+      if (n.driver === 'overlay' && n.vni !== undefined) nets.overlays.set(n.networkId, n);
+      else if (LOCAL_DRIVERS.has(n.driver)) nets.locals.set(n.networkId, n);
     }
-    for (const n of overlays.values()) {
+    for (const n of nets.overlays.values()) {
       const vni = n.vni ?? 0;
       await this.o.overlay.ensureNetwork({ vni, subnet: n.subnet, gateway: n.gateway });
       const remotes = n.peers
@@ -95,14 +130,45 @@ export class Reconciler {
         .flatMap((p) => p.endpoints.map((e) => ({ address: e.address, host: p.underlay })));
       await this.o.overlay.setRemotes(vni, remotes);
     }
-    const keep = new Set([...overlays.values()].map((n) => n.vni));
+    const keep = new Set([...nets.overlays.values()].map((n) => n.vni));
     for (const vni of await this.o.overlay.sandboxes()) {
       if (!keep.has(vni)) await this.o.overlay.removeNetwork(vni);
     }
-    return overlays;
+    // first the networks no task needs: a new one may reuse their subnet or parent
+    for (const d of await this.o.executor.localNetworks()) {
+      if (!nets.locals.has(d.networkId)) await this.o.executor.removeNetwork(d.name).catch(() => undefined);
+    }
+    for (const n of nets.locals.values()) {
+      try {
+        await this.o.executor.ensureLocalNetwork(n);
+      } catch (err) {
+        nets.failed.set(n.networkId, err instanceof ShoalError ? err : new ShoalError('network_create_failed', String(err)));
+      }
+    }
+    return nets;
   }
 
-  private async convergeTask(task: TaskAssignment, existing: TaskContainer | undefined, overlays: Map<string, NetworkAssignment>): Promise<TaskReport | undefined> {
+  /** The Docker networks and resolver a new container of the task gets. */
+  private plan(task: TaskAssignment, nets: Networks): ContainerNetworks {
+    const local: ContainerNetworks['local'] = [];
+    let overlay = false;
+    let bridge = false;
+    for (const a of task.attachments) {
+      const failed = nets.failed.get(a.networkId);
+      if (failed) throw failed;
+      const n = nets.overlays.get(a.networkId) ?? nets.locals.get(a.networkId);
+      if (!n) throw new ShoalError('network_unsupported', `task ${task.taskId} is on network ${a.networkId}, which its assignment does not describe`);
+      if (n.driver === 'overlay') overlay = true;
+      else local.push({ name: n.name, address: plainAddress(a.address), aliases: a.aliases });
+      if (n.driver === 'bridge') bridge = true;
+    }
+    const gwbridge = overlay || local.length === 0;
+    // macvlan and ipvlan containers cannot reach their own host: they keep Docker's resolver
+    const reachesHost = gwbridge || bridge;
+    return { gwbridge, local, nameserver: reachesHost && task.attachments.length > 0 ? this.o.nameserver : undefined };
+  }
+
+  private async convergeTask(task: TaskAssignment, existing: TaskContainer | undefined, nets: Networks): Promise<TaskReport | undefined> {
     let c = existing;
     if (c && !c.running) {
       // Exited: report it and leave the restart to the orchestrator (a new task, a new container).
@@ -111,22 +177,26 @@ export class Reconciler {
     }
     let started = false;
     if (!c) {
-      for (const a of task.attachments) {
-        if (!overlays.has(a.networkId)) {
-          throw new ShoalError('network_unsupported', `network ${a.networkId} of task ${task.taskId} is not an overlay this agent can wire yet`);
-        }
-      }
+      const plan = this.plan(task, nets);
       await this.o.executor.ensureImage(task.container.image);
-      const id = await this.o.executor.create(task, task.attachments.length > 0 ? { nameserver: this.o.nameserver } : undefined);
-      await this.o.executor.start(id);
+      const id = await this.o.executor.create(task, plan);
+      try {
+        await this.o.executor.start(id);
+      } catch (err) {
+        // a container that cannot start (a port taken, say) must not linger as a twin-to-be
+        await this.o.executor.remove(id);
+        const detail = err instanceof Error ? err.message.replace(/^\(HTTP code \d+\)\s*[\w ]+\s*-\s*/, '').trim() : String(err);
+        throw new ShoalError('start_failed', `container of task ${task.taskId} cannot start: ${detail}`, startAdvice(detail));
+      }
       c = await this.o.executor.inspect(id);
       if (!c) throw new Error(`container ${id} vanished right after it started`);
       started = true;
     }
-    for (const [i, a] of task.attachments.entries()) {
-      const n = overlays.get(a.networkId);
+    let overlayIndex = 0;
+    for (const a of task.attachments) {
+      const n = nets.overlays.get(a.networkId);
       if (!n || !c.running) continue;
-      const ifname = ifnameFor(i);
+      const ifname = ifnameFor(overlayIndex++);
       if (await this.o.overlay.isAttached(c.pid, ifname)) continue;
       await this.o.overlay.attach({ vni: n.vni ?? 0, subnet: n.subnet, gateway: n.gateway }, { id: `${task.taskId}.${a.networkId}`, address: plainAddress(a.address), pid: c.pid, ifname });
     }
@@ -142,7 +212,11 @@ export class Reconciler {
     const clients: DnsClient[] = [];
     for (const c of await this.o.executor.list()) {
       const task = wanted.get(c.taskId);
-      if (task && c.gwAddress) clients.push({ address: c.gwAddress, networks: task.attachments.map((a) => a.networkId) });
+      if (!task) continue;
+      // the container asks from its gateway-bridge address, or from its bridge network's
+      for (const address of Object.values(c.addresses)) {
+        if (address) clients.push({ address, networks: task.attachments.map((a) => a.networkId) });
+      }
     }
     this.o.dns.replace(records, clients);
   }

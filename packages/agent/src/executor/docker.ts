@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { ShoalError, type TaskAssignment } from '@shoal/core';
-import { LABEL_CLUSTER, LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SPEC_VERSION, LABEL_TASK, containerName } from './labels.js';
+import { ShoalError, type NetworkAssignment, type TaskAssignment } from '@shoal/core';
+import { LABEL_CLUSTER, LABEL_NETWORK, LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SPEC_VERSION, LABEL_TASK, containerName } from './labels.js';
 
 /** The host-local bridge that gives overlay tasks their default route, NAT and published ports. */
 export const GWBRIDGE = 'shoal_gwbridge';
@@ -13,6 +13,16 @@ export interface ExecutorOptions {
   nodeId: string;
   /** Where per-task files (resolv.conf) are written; must be visible to dockerd. */
   dataDir: string;
+}
+
+/** The Docker networks a task's container is created on (overlays are wired after start). */
+export interface ContainerNetworks {
+  /** On the gateway bridge: every task with an overlay (or no network at all) is. */
+  gwbridge: boolean;
+  /** Docker networks of local drivers, with the task's address on each. */
+  local: { name: string; address: string | undefined; aliases: string[] }[];
+  /** The resolver to write into resolv.conf; none keeps Docker's. */
+  nameserver: string | undefined;
 }
 
 /** A container of this node that carries task labels, as the executor sees it. */
@@ -27,6 +37,8 @@ export interface TaskContainer {
   specVersion: number;
   /** The task's address on the gateway bridge: how the resolver knows who is asking. */
   gwAddress: string | undefined;
+  /** Docker network name → the container's address on it. */
+  addresses: Record<string, string>;
 }
 
 function statusCode(err: unknown): number | undefined {
@@ -97,6 +109,54 @@ export class DockerExecutor {
     return made;
   }
 
+  /**
+   * A network of a local driver (bridge, macvlan, ipvlan) is Docker's own, made on each host
+   * that runs one of its tasks, with the cluster's subnet and gateway so addresses mean the same
+   * everywhere. A Docker network of that name that is not Shoal's is never taken over.
+   */
+  async ensureLocalNetwork(n: NetworkAssignment): Promise<void> {
+    try {
+      const info = (await this.docker.getNetwork(n.name).inspect()) as { Labels?: Record<string, string> | null };
+      if (info.Labels?.[LABEL_NETWORK] === n.networkId) return;
+      throw new ShoalError('network_name_taken', `a Docker network named ${n.name} already exists on this host and is not Shoal's`, 'remove or rename it on this host');
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+    try {
+      await this.docker.createNetwork({
+        Name: n.name,
+        Driver: n.driver,
+        CheckDuplicate: true,
+        Options: n.driverOpts,
+        IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+        Labels: { [LABEL_NETWORK]: n.networkId, [LABEL_CLUSTER]: this.options.cluster },
+      });
+    } catch (err) {
+      throw new ShoalError(
+        'network_create_failed',
+        `this host cannot make ${n.driver} network ${n.name}: ${err instanceof Error ? err.message.replace(/^\(HTTP code \d+\)\s*\S+\s*-\s*/, '').trim() : String(err)}`,
+        n.driver === 'macvlan' || n.driver === 'ipvlan' ? 'check the parent interface (-o parent=…) exists on every host' : 'check the subnet is free on this host',
+      );
+    }
+  }
+
+  /** Local networks of this cluster on this host, to remove those no task uses any more. */
+  async localNetworks(): Promise<{ name: string; networkId: string }[]> {
+    const nets = (await this.docker.listNetworks({ filters: { label: [`${LABEL_CLUSTER}=${this.options.cluster}`, LABEL_NETWORK] } })) as {
+      Name: string;
+      Labels?: Record<string, string> | null;
+    }[];
+    return nets.map((n) => ({ name: n.Name, networkId: n.Labels?.[LABEL_NETWORK] ?? '' }));
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+
   async list(): Promise<TaskContainer[]> {
     const summaries = await this.docker.listContainers({
       all: true,
@@ -123,6 +183,7 @@ export class DockerExecutor {
         startedAt: info.State.StartedAt,
         specVersion: Number(info.Config.Labels[LABEL_SPEC_VERSION] ?? 0),
         gwAddress: info.NetworkSettings.Networks[GWBRIDGE]?.IPAddress || undefined,
+        addresses: Object.fromEntries(Object.entries(info.NetworkSettings.Networks).map(([k, v]) => [k, v.IPAddress])),
       };
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
@@ -135,15 +196,17 @@ export class DockerExecutor {
    * published ports) and get their overlay interfaces from the overlay driver after start; their
    * resolv.conf points at the host's resolver. Other modes are Docker's own.
    */
-  async create(task: TaskAssignment, dns: { nameserver: string } | undefined): Promise<string> {
+  async create(task: TaskAssignment, plan: ContainerNetworks): Promise<string> {
     const c = task.container;
     const name = containerName(task.serviceName, task.slot ?? this.options.nodeId, task.taskId);
     const mode = task.networkMode;
-    let networkMode: string = GWBRIDGE;
+    const dockerNets = [...(plan.gwbridge ? [{ name: GWBRIDGE, address: undefined, aliases: [] }] : []), ...plan.local];
+    let networkMode: string = dockerNets[0]?.name ?? GWBRIDGE;
     if (mode?.kind === 'host' || mode?.kind === 'none') networkMode = mode.kind;
-    else if (mode?.kind === 'container') networkMode = `container:${mode.container}`;
+    else if (mode?.kind === 'container') networkMode = `container:${await this.resolveContainer(mode.container)}`;
+    const dns = plan.nameserver === undefined ? undefined : { nameserver: plan.nameserver };
     const binds: string[] = [];
-    if (dns && networkMode === GWBRIDGE) {
+    if (dns && !mode) {
       const dir = join(this.options.dataDir, 'tasks', task.taskId);
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'resolv.conf'), `nameserver ${dns.nameserver}\noptions ndots:0\n`);
@@ -151,7 +214,7 @@ export class DockerExecutor {
     }
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
-    for (const p of task.hostPorts) {
+    for (const p of mode?.kind === 'container' ? [] : task.hostPorts) {
       const key = `${p.target}/${p.protocol}`;
       exposed[key] = {};
       (bindings[key] ??= []).push({ HostIp: p.hostIp ?? '', HostPort: p.published === undefined ? '' : String(p.published) });
@@ -162,7 +225,8 @@ export class DockerExecutor {
       ...(c.command ? { Cmd: c.command } : {}),
       ...(c.entrypoint ? { Entrypoint: c.entrypoint } : {}),
       Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
-      ...(c.hostname && networkMode !== 'host' ? { Hostname: c.hostname } : {}),
+      // host and container:NAME modes take the other stack's hostname and ports, as docker run does
+      ...(c.hostname && !mode ? { Hostname: c.hostname } : {}),
       Labels: {
         ...c.labels,
         [LABEL_TASK]: task.taskId,
@@ -181,8 +245,38 @@ export class DockerExecutor {
         ...(task.limits.nanoCpus ? { NanoCpus: task.limits.nanoCpus } : {}),
         ...(task.limits.memoryBytes ? { Memory: task.limits.memoryBytes } : {}),
       },
+      ...(mode
+        ? {}
+        : {
+            NetworkingConfig: {
+              EndpointsConfig: Object.fromEntries(
+                dockerNets.slice(0, 1).map((n) => [n.name, { Aliases: n.aliases, ...(n.address ? { IPAMConfig: { IPv4Address: n.address } } : {}) }]),
+              ),
+            },
+          }),
     });
+    // Docker creates a container on one network; the others are connected before it starts.
+    if (!mode) {
+      for (const n of dockerNets.slice(1)) {
+        await this.docker.getNetwork(n.name).connect({ Container: created.id, EndpointConfig: { Aliases: n.aliases, ...(n.address ? { IPAMConfig: { IPv4Address: n.address } } : {}) } });
+      }
+    }
     return created.id;
+  }
+
+  /**
+   * `container:NAME` joins another container's network stack: NAME is a container on this host,
+   * or a service of the cluster with a running task here (the one a person would mean).
+   */
+  async resolveContainer(name: string): Promise<string> {
+    const running = await this.docker.listContainers({ filters: { label: [`${LABEL_SERVICE}=${name}`, `${LABEL_NODE}=${this.options.nodeId}`], status: ['running'] } });
+    if (running[0]) return running[0].Id;
+    try {
+      return (await this.docker.getContainer(name).inspect()).Id;
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+    throw new ShoalError('container_not_found', `network mode container:${name} names no container and no running task of a service on this host`, `run ${name} on the same host first (a placement constraint can pin both)`);
   }
 
   async start(id: string): Promise<void> {
