@@ -171,4 +171,17 @@ describe('RaftDriver on an in-memory transport', () => {
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('a storage that fails to sync stops the member and fails its pending requests instead of acknowledging', async () => {
+    const { members } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    leader.storage.sync = (): Promise<void> => Promise.reject(new Error('EIO'));
+    const err = await leader.driver.propose(enc('doomed')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'stopped' });
+    expect((err as Error).cause).toMatchObject({ message: 'EIO' });
+    await expect(leader.driver.propose(enc('later'))).rejects.toMatchObject({ code: 'stopped' });
+    // Nothing of the failed batch left the process.
+    await sleep(50);
+    for (const m of members.values()) expect(m.sm.values).not.toContain('doomed');
+  });
 });

@@ -196,6 +196,8 @@ export class RaftDriver {
         clearInterval(this.timer);
         this.unlisten?.();
         for (const w of this.commits.splice(0)) w.reject(new RaftError('stopped', 'storage failed', 0, { cause: err }));
+        for (const r of this.reads.values()) r.reject(new RaftError('stopped', 'storage failed', 0, { cause: err }));
+        this.reads.clear();
       })
       .finally(() => {
         this.loop = undefined;
