@@ -82,6 +82,27 @@ describe('Store versions', () => {
     store.apply({ op: 'update', kind: 'service', object: { ...again, spec: { ...again.spec, container: { ...again.spec.container, image: 'nginx:1.28' } } } }, entry(3));
     expect(store.specVersion('s1')).toBe(3);
   });
+
+  it('keeps the spec version when only the replica count or update settings change', () => {
+    const store = fed({ op: 'create', kind: 'service', object: service('s1', 'web') });
+    const read = store.get('service', 's1');
+    if (!read) throw new Error('missing');
+    const spec = { ...read.spec, mode: { kind: 'replicated' as const, replicas: 9 }, update: { ...read.spec.update, parallelism: 3 } };
+    store.apply({ op: 'update', kind: 'service', object: { ...read, spec } }, entry(2));
+    expect(store.specVersion('s1')).toBe(1);
+  });
+
+  it('lets a task of a removed service still be updated, but not created', () => {
+    const store = fed(
+      { op: 'create', kind: 'service', object: service('s1', 'web') },
+      { op: 'create', kind: 'task', object: task('t1', 's1') },
+      { op: 'delete', kind: 'service', id: 's1' },
+    );
+    const t = store.get('task', 't1');
+    if (!t) throw new Error('missing');
+    expect(store.apply({ op: 'update', kind: 'task', object: { ...t, desiredState: 'shutdown' } }, entry(4)).ok).toBe(true);
+    expect(store.apply({ op: 'create', kind: 'task', object: task('t2', 's1') }, entry(5)).ok).toBe(false);
+  });
 });
 
 describe('Store rules', () => {

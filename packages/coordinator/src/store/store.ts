@@ -45,6 +45,15 @@ function canonical(value: unknown): string {
 }
 
 /**
+ * The part of a service spec its tasks are made from. Scaling, the update and rollback settings
+ * and service labels change no container, so changing them must not roll every task.
+ */
+function taskShaping(spec: Service['spec']): Partial<Service['spec']> {
+  const { mode: _mode, update: _update, rollback: _rollback, labels: _labels, ...rest } = spec;
+  return rest;
+}
+
+/**
  * The replicated state machine: every coordinator applies the same committed commands in the
  * same order and so holds the same objects. Nothing here reads a clock, a random source or the
  * environment; a refused command changes nothing and is refused identically everywhere.
@@ -118,9 +127,10 @@ export class Store {
   }
 
   /**
-   * The version at which the service's spec last changed. `meta.version` also moves when only
-   * the allocator or an update's progress is written, which must not make every task look stale;
-   * tasks record this number as their `specVersion`. (Core's Service has no such field yet.)
+   * The version at which the part of the service's spec that shapes its tasks last changed.
+   * `meta.version` also moves when the allocator, a scale or an update's progress is written,
+   * none of which may make every task look stale; tasks record this number as their
+   * `specVersion`. (Core's Service has no such field yet.)
    */
   specVersion(serviceId: string): number | undefined {
     return this.#specVersions.get(serviceId);
@@ -189,7 +199,8 @@ export class Store {
       if (command.object.meta.version !== before.meta.version) throw stale(kind, key, command.object.meta.version, before.meta.version);
     }
     this.#checkName(kind, command.object, key);
-    if (kind === 'task' && !this.#objects.service.has(command.object.serviceId)) {
+    // Only on create: an agent still reports, and the orchestrator still stops, tasks of a removed service.
+    if (command.op === 'create' && kind === 'task' && !this.#objects.service.has(command.object.serviceId)) {
       throw new ShoalError('not_found', `service ${command.object.serviceId} of task ${key} does not exist`, 'the service was removed; drop the task');
     }
     const object = deepFreeze<StoredObject>({
@@ -200,7 +211,7 @@ export class Store {
     this.#put(kind, key, object);
     if (kind === 'service') {
       const spec = (object as Service).spec;
-      if (!before || canonical((before as Service).spec) !== canonical(spec)) this.#specVersions.set(key, at.index);
+      if (!before || canonical(taskShaping((before as Service).spec)) !== canonical(taskShaping(spec))) this.#specVersions.set(key, at.index);
     }
     return (before
       ? { index: at.index, kind, action: 'update', object, previous: before }
