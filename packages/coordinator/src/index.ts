@@ -17,6 +17,16 @@ export { schedule } from './scheduler/scheduler.js';
 export { schedulePass, schedulable } from './scheduler/pass.js';
 export { explainUnplaced } from './scheduler/explain.js';
 
+// The orchestrator.
+export { orchestrate } from './orchestrator/orchestrator.js';
+export { restartDecision } from './orchestrator/restart.js';
+export { rollingUpdateStep } from './orchestrator/update.js';
+export { reconcileReplicated } from './orchestrator/replicated.js';
+export { reconcileGlobal } from './orchestrator/global.js';
+export { releaseLostNodes } from './orchestrator/node-loss.js';
+export { WorkingSet } from './orchestrator/working-set.js';
+export { DEFAULT_HISTORY_LIMIT } from './orchestrator/context.js';
+
 export type { EntryPosition, ApplyResult, ChangeListener } from './store/store.js';
 export type { Command, ObjectCommand, BatchCommand, CreateCommand, UpdateCommand, DeleteCommand } from './store/commands.js';
 export type { StoreChange } from './store/changes.js';
@@ -28,3 +38,6 @@ export type { AllocatorView, AllocationPass } from './allocator/pass.js';
 export type { SchedulerInput, Decision } from './scheduler/scheduler.js';
 export type { SchedulerView } from './scheduler/pass.js';
 export type { Failure } from './scheduler/filters.js';
+export type { OrchestratorView, OrchestrationPass } from './orchestrator/orchestrator.js';
+export type { OrchestratorContext } from './orchestrator/context.js';
+export type { RestartDecision } from './orchestrator/restart.js';

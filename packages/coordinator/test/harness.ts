@@ -1,5 +1,7 @@
+import type { Task } from '@shoal/core';
+import { isTerminalTaskState } from '@shoal/core';
 import type { Command } from '@shoal/coordinator';
-import { Store } from '@shoal/coordinator';
+import { Allocator, Store, allocatePass, orchestrate, schedulePass } from '@shoal/coordinator';
 import { entry } from './fixtures.js';
 
 /** A store driven as the Raft driver would: one entry per proposal, refusals thrown for tests. */
@@ -34,4 +36,72 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * The leader's loop without NATS or timers: orchestrate, allocate, schedule, each proposal
+ * committed at once; `agentsRun` plays the agents reporting their tasks running.
+ */
+export class Cluster {
+  readonly log = new Log();
+  readonly allocator = new Allocator();
+  now = Date.UTC(2026, 0, 1);
+  #ids = 0;
+  lastWakeAt: number | undefined;
+
+  get store(): Store {
+    return this.log.store;
+  }
+
+  /** One round of the leader's components, as they would react to the store's changes. */
+  step(): void {
+    const at = new Date(this.now).toISOString();
+    const pass = orchestrate(this.store, { now: this.now, newId: () => `t${++this.#ids}` });
+    this.lastWakeAt = pass.wakeAt;
+    for (const b of pass.batches) this.log.batch(b);
+    this.log.batch(allocatePass(this.store, this.allocator, at).commands);
+    this.log.batch(schedulePass(this.store, at).commands);
+  }
+
+  /** Every assigned task the nodes would start, reported running at the current time. */
+  agentsRun(): void {
+    const at = new Date(this.now).toISOString();
+    for (const t of this.store.list('task')) {
+      if (t.desiredState === 'running' && t.status.state === 'assigned') {
+        this.log.propose({ op: 'update', kind: 'task', object: { ...t, status: { ...t.status, state: 'running', message: 'started', at } } });
+      }
+    }
+  }
+
+  /** Agents stop what is no longer wanted. */
+  agentsStop(): void {
+    const at = new Date(this.now).toISOString();
+    for (const t of this.store.list('task')) {
+      if (t.desiredState === 'shutdown' && !isTerminalTaskState(t.status.state)) {
+        this.log.propose({ op: 'update', kind: 'task', object: { ...t, status: { ...t.status, state: 'shutdown', message: 'stopped', at } } });
+      }
+    }
+  }
+
+  /** Rounds until nothing changes, with agents doing their part. */
+  settle(rounds = 10): void {
+    for (let i = 0; i < rounds; i++) {
+      const before = this.store.index;
+      this.step();
+      this.agentsRun();
+      this.agentsStop();
+      if (this.store.index === before) return;
+    }
+  }
+
+  report(taskId: string, state: Task['status']['state'], extra: Partial<Task['status']> = {}): void {
+    const t = this.store.get('task', taskId);
+    if (!t) throw new Error(`no task ${taskId}`);
+    this.log.propose({ op: 'update', kind: 'task', object: { ...t, status: { ...t.status, state, at: new Date(this.now).toISOString(), ...extra } } });
+  }
+
+  /** The tasks of a service still wanted, by slot (or node), as `service ps` would list them. */
+  wanted(serviceId: string): Task[] {
+    return this.store.tasksOfService(serviceId).filter((t) => t.desiredState === 'running').sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || (a.nodeId ?? '').localeCompare(b.nodeId ?? ''));
+  }
 }
