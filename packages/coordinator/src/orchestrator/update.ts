@@ -27,8 +27,10 @@ export function rollingUpdateStep(ws: WorkingSet, read: Service, specVersion: nu
   const runningSlots = new Set(wanted.filter((t) => t.specVersion >= specVersion && t.status.state === 'running').map(slotKey));
   for (const t of wanted) if (t.specVersion < specVersion && runningSlots.has(slotKey(t))) ws.update({ ...t, desiredState: 'shutdown' });
 
+  // An ended task on the old spec is replaced too: the new spec deserves its own attempt, even
+  // where the restart policy gave up on the old one.
   const stale = wanted
-    .filter((t) => t.specVersion < specVersion && !isTerminalTaskState(t.status.state) && !freshSlots.has(slotKey(t)))
+    .filter((t) => t.specVersion < specVersion && !freshSlots.has(slotKey(t)) && !runningSlots.has(slotKey(t)))
     .sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || (slotKey(a) < slotKey(b) ? -1 : 1));
   const setStatus = (next: Omit<UpdateStatus, 'startedAt'> & { startedAt?: string }): void => {
     ws.updateService(read, { ...service, updateStatus: { startedAt: status?.startedAt ?? iso(ctx.now), ...next } });
@@ -49,7 +51,9 @@ export function rollingUpdateStep(ws: WorkingSet, read: Service, specVersion: nu
   const since = Date.parse(startedAt);
   const failures = fresh.filter((t) => failed(t) && Date.parse(t.status.at) >= since);
   const first = failures[0];
-  if (first && failures.length / Math.max(1, fresh.length) > config.maxFailureRatio && config.failureAction !== 'continue') {
+  // As in Swarm, the ratio is of the service's tasks, not of those updated so far.
+  const slots = new Set(wanted.map(slotKey)).size;
+  if (first && failures.length / Math.max(1, slots) > config.maxFailureRatio && config.failureAction !== 'continue') {
     const why = `task ${first.id} ${first.status.state}: ${first.status.err ?? first.status.message}`;
     const current = ws.service(read);
     if (config.failureAction === 'rollback' && !rollingBack && service.previousSpec) {
