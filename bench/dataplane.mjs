@@ -1,0 +1,125 @@
+// npm run bench:dataplane — cross-host TCP throughput (one iperf3 stream, 5 s) on a 2-host lab:
+// the bare underlay, a hand-built kernel VXLAN pair (the data plane's limit here), Shoal's
+// overlay (sandbox bridge + VXLAN + veth, as the agent wires it) and Docker Swarm's overlay.
+// Prints figures beside the targets of issue 5; it is a script, never a test.
+import { Lab } from '@shoal/lab';
+import { OverlayDriver } from '@shoal/agent';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const name = 'bdata';
+
+const must = async (lab, host, argv, what = argv.join(' ')) => {
+  const r = await lab.exec(host, argv, { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`${host}: ${what} failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+};
+const kernelOf = (lab, host) => ({ run: (argv) => must(lab, host, argv) });
+const gbps = (json) => JSON.parse(json).end.sum_received.bits_per_second / 1e9;
+
+async function iperfIn(lab, clientHost, clientPrefix, serverAddress) {
+  return gbps(await must(lab, clientHost, [...clientPrefix, 'iperf3', '-c', serverAddress, '-t', String(SECONDS), '-J']));
+}
+
+async function underlay(lab) {
+  await must(lab, 'h2', ['iperf3', '-s', '-D', '-p', '5201']);
+  try {
+    return await iperfIn(lab, 'h1', [], lab.host('h2').address);
+  } finally {
+    await lab.exec('h2', ['pkill', '-f', 'iperf3 -s -D -p 5201']);
+  }
+}
+
+/** The notes' hand-built pair: a VXLAN device moved into a namespace, addressed, nothing else. */
+async function handBuilt(lab) {
+  const vni = 900;
+  for (const [host, addr] of [['h1', '10.99.0.1'], ['h2', '10.99.0.2']]) {
+    const local = lab.host(host).address;
+    await must(lab, host, ['ip', 'netns', 'add', 'hb']);
+    await must(lab, host, ['ip', 'link', 'add', 'vxhb', 'mtu', '1450', 'type', 'vxlan', 'id', String(vni), 'dstport', '4789', 'local', local, 'dev', 'eth0', 'nolearning']);
+    await must(lab, host, ['ip', 'link', 'set', 'vxhb', 'netns', 'hb']);
+    await must(lab, host, ['ip', '-n', 'hb', 'addr', 'add', `${addr}/24`, 'dev', 'vxhb']);
+    await must(lab, host, ['ip', '-n', 'hb', 'link', 'set', 'vxhb', 'up']);
+    await must(lab, host, ['ip', '-n', 'hb', 'link', 'set', 'lo', 'up']);
+  }
+  const macOf = async (host) => JSON.parse(await must(lab, host, ['ip', '-n', 'hb', '-j', 'link', 'show', 'vxhb']))[0].address;
+  const [m1, m2] = [await macOf('h1'), await macOf('h2')];
+  await must(lab, 'h1', ['bridge', '-n', 'hb', 'fdb', 'add', m2, 'dev', 'vxhb', 'dst', lab.host('h2').address, 'self', 'permanent']);
+  await must(lab, 'h2', ['bridge', '-n', 'hb', 'fdb', 'add', m1, 'dev', 'vxhb', 'dst', lab.host('h1').address, 'self', 'permanent']);
+  await must(lab, 'h1', ['ip', '-n', 'hb', 'neigh', 'add', '10.99.0.2', 'lladdr', m2, 'dev', 'vxhb', 'nud', 'permanent']);
+  await must(lab, 'h2', ['ip', '-n', 'hb', 'neigh', 'add', '10.99.0.1', 'lladdr', m1, 'dev', 'vxhb', 'nud', 'permanent']);
+  await must(lab, 'h2', ['ip', 'netns', 'exec', 'hb', 'iperf3', '-s', '-D', '-p', '5201']);
+  try {
+    return await iperfIn(lab, 'h1', ['ip', 'netns', 'exec', 'hb'], '10.99.0.2');
+  } finally {
+    await lab.exec('h2', ['pkill', '-f', 'iperf3 -s -D -p 5201']);
+    for (const host of ['h1', 'h2']) await lab.exec(host, ['ip', 'netns', 'del', 'hb']);
+  }
+}
+
+/** Shoal's overlay as the agent wires it, driven through the same driver. */
+async function shoal(lab) {
+  const spec = { vni: 4500, subnet: '10.0.77.0/24', gateway: '10.0.77.1' };
+  const addrs = { h1: '10.0.77.2', h2: '10.0.77.3' };
+  const drivers = {};
+  for (const host of ['h1', 'h2']) {
+    drivers[host] = new OverlayDriver(kernelOf(lab, host), { localAddress: lab.host(host).address, underlayDevice: 'eth0' });
+    await drivers[host].ensureNetwork(spec);
+    const cmd = host === 'h2' ? ['iperf3', '-s'] : ['sleep', '3600'];
+    await must(lab, host, ['docker', 'run', '-d', '--network', 'none', '--name', 'bench', 'shoal/busybox', ...cmd]);
+    const pid = Number((await must(lab, host, ['docker', 'inspect', '-f', '{{.State.Pid}}', 'bench'])).trim());
+    await drivers[host].attach(spec, { id: `bench-${host}`, address: addrs[host], pid, ifname: 'eth0' });
+  }
+  await drivers.h1.setRemotes(spec.vni, [{ address: addrs.h2, host: lab.host('h2').address }]);
+  await drivers.h2.setRemotes(spec.vni, [{ address: addrs.h1, host: lab.host('h1').address }]);
+  try {
+    return await iperfIn(lab, 'h1', ['docker', 'exec', 'bench'], addrs.h2);
+  } finally {
+    for (const host of ['h1', 'h2']) {
+      await lab.exec(host, ['docker', 'rm', '-f', 'bench']);
+      await drivers[host].removeNetwork(spec.vni);
+    }
+  }
+}
+
+/** Docker Swarm mode on the same two hosts: an attachable overlay, one container each side. */
+async function swarm(lab) {
+  await must(lab, 'h1', ['docker', 'swarm', 'init', '--advertise-addr', lab.host('h1').address]);
+  try {
+    const token = (await must(lab, 'h1', ['docker', 'swarm', 'join-token', '-q', 'worker'])).trim();
+    await must(lab, 'h2', ['docker', 'swarm', 'join', '--token', token, `${lab.host('h1').address}:2377`]);
+    await must(lab, 'h1', ['docker', 'network', 'create', '-d', 'overlay', '--attachable', 'swbench']);
+    await must(lab, 'h2', ['docker', 'run', '-d', '--network', 'swbench', '--name', 'swsrv', 'shoal/busybox', 'iperf3', '-s']);
+    const ip = (await must(lab, 'h2', ['docker', 'inspect', '-f', '{{(index .NetworkSettings.Networks "swbench").IPAddress}}', 'swsrv'])).trim();
+    return gbps(await must(lab, 'h1', ['docker', 'run', '--rm', '--network', 'swbench', 'shoal/busybox', 'iperf3', '-c', ip, '-t', String(SECONDS), '-J']));
+  } finally {
+    await lab.exec('h2', ['docker', 'rm', '-f', 'swsrv']);
+    await lab.exec('h2', ['docker', 'swarm', 'leave', '--force']);
+    await lab.exec('h1', ['docker', 'swarm', 'leave', '--force']);
+  }
+}
+
+await Lab.down(name);
+const lab = await Lab.up({ name, hosts: 2 });
+const results = {};
+try {
+  for (const [label, fn] of [['underlay', underlay], ['hand-built VXLAN', handBuilt], ['Shoal overlay', shoal], ['Docker Swarm overlay', swarm]]) {
+    process.stderr.write(`measuring ${label}…\n`);
+    try {
+      results[label] = await fn(lab);
+    } catch (err) {
+      results[label] = undefined;
+      process.stderr.write(`  ${label}: ${err.message}\n`);
+    }
+  }
+} finally {
+  await Lab.down(name);
+}
+const f = (x) => (x === undefined ? 'n/a' : x.toFixed(2));
+const ratio = (a, b) => (a === undefined || b === undefined ? 'n/a' : `${(a / b).toFixed(2)}×`);
+console.log(`cross-host TCP, 1 iperf3 stream, ${SECONDS} s each, on a 2-host lab (underlay MTU 1500)`);
+console.log('path                    Gbit/s   vs underlay');
+for (const [label, v] of Object.entries(results)) console.log(`${label.padEnd(22)}  ${f(v).padStart(6)}   ${ratio(v, results.underlay)}`);
+const s = results['Shoal overlay'];
+console.log('');
+console.log(`target: Shoal ≥ 1.0× Swarm           got ${ratio(s, results['Docker Swarm overlay'])}`);
+console.log(`target: Shoal ≥ 0.95× hand-built     got ${ratio(s, results['hand-built VXLAN'])}`);
