@@ -62,6 +62,11 @@ describe('overlay driver (VXLAN) across two lab hosts', () => {
     expect(addr).toContain('10.0.9.2/24');
   });
 
+  it("keeps the overlay's bridge out of iptables and conntrack (br_netfilter is loaded by dockerd)", async () => {
+    const r = await lab.exec('h1', ['ip', 'netns', 'exec', sandboxName(A.vni), 'cat', '/proc/sys/net/bridge/bridge-nf-call-iptables']);
+    expect(r.stdout.trim()).toBe('0');
+  });
+
   it('holds exactly the remote endpoints in the kernel tables, and nothing learnt', async () => {
     const k1 = await d1.read(A.vni);
     expect([...k1.fdb]).toEqual([[macForAddress('10.0.9.3'), lab.host('h2').address]]);
