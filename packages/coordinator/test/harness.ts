@@ -73,11 +73,12 @@ export class Cluster {
     }
   }
 
-  /** Agents stop what is no longer wanted. */
+  /** Agents stop what is no longer wanted, of what they were sent (assigned or beyond). */
   agentsStop(): void {
     const at = new Date(this.now).toISOString();
     for (const t of this.store.list('task')) {
-      if (t.desiredState === 'shutdown' && !isTerminalTaskState(t.status.state)) {
+      const sent = t.status.state !== 'new' && t.status.state !== 'pending';
+      if (t.desiredState === 'shutdown' && sent && !isTerminalTaskState(t.status.state)) {
         this.log.propose({ op: 'update', kind: 'task', object: { ...t, status: { ...t.status, state: 'shutdown', message: 'stopped', at } } });
       }
     }

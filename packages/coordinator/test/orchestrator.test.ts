@@ -67,6 +67,15 @@ describe('orchestrator: replicated services', () => {
     expect(again?.status.state).toBe('running');
   });
 
+  it('ends at once a task scaled away before it ever reached a node, so it holds nothing', () => {
+    const c = withService({ mode: { kind: 'replicated', replicas: 2 }, placement: { constraints: ['node.labels.zone==eu'], preferences: [] } });
+    c.settle();
+    expect(c.wanted('s1').map((t) => t.status.state)).toEqual(['pending', 'pending']);
+    setReplicas(c, 0);
+    c.settle();
+    expect(c.store.tasksOfService('s1').map((t) => [t.desiredState, t.status.state])).toEqual([['shutdown', 'shutdown'], ['shutdown', 'shutdown']]);
+  });
+
   it('moves tasks off a drained node', () => {
     const c = withService({ mode: { kind: 'replicated', replicas: 3 } });
     c.settle();

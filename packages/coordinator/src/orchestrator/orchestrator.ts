@@ -7,6 +7,7 @@ import { reconcileGlobal } from './global.js';
 import { pruneHistory } from './history.js';
 import { releaseLostNodes } from './node-loss.js';
 import { reconcileReplicated } from './replicated.js';
+import { retireUnstarted } from './unstarted.js';
 import { rollingUpdateStep } from './update.js';
 import { WorkingSet } from './working-set.js';
 
@@ -40,18 +41,20 @@ export function orchestrate(view: OrchestratorView, ctx: OrchestratorContext): O
     wake(reconcileReplicated(ws, service, specVersion, ctx));
     wake(reconcileGlobal(ws, service, specVersion, nodes, ctx));
     wake(rollingUpdateStep(ws, service, specVersion, ctx));
+    retireUnstarted(ws, ctx.now);
     pruneHistory(ws, service.id, limit);
     const commands = ws.commands();
     if (commands.length > 0) out.batches.push(commands);
   }
   // Tasks whose service was removed: stop them, then forget them once they have ended.
   const live = new Set(services.map((s) => s.id));
-  const orphans: ObjectCommand[] = [];
-  for (const t of view.list('task')) {
-    if (live.has(t.serviceId)) continue;
-    if (isTerminalTaskState(t.status.state)) orphans.push({ op: 'delete', kind: 'task', id: t.id });
-    else if (t.desiredState !== 'shutdown') orphans.push({ op: 'update', kind: 'task', object: { ...t, desiredState: 'shutdown' } });
+  const orphans = new WorkingSet(view.list('task').filter((t) => !live.has(t.serviceId)));
+  for (const t of orphans.tasks) {
+    if (isTerminalTaskState(t.status.state)) orphans.delete(t.id);
+    else if (t.desiredState !== 'shutdown') orphans.update({ ...t, desiredState: 'shutdown' });
   }
-  if (orphans.length > 0) out.batches.push(orphans);
+  retireUnstarted(orphans, ctx.now);
+  const commands = orphans.commands();
+  if (commands.length > 0) out.batches.push(commands);
   return out;
 }
