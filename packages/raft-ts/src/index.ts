@@ -1,6 +1,6 @@
 export { RaftNode, RaftUsageError } from './core/node.js';
 export { RaftConfigError } from './core/raft.js';
-export { NONE, message, entrySize } from './core/types.js';
+export { NONE, entrySize, message, sendableBeforePersist } from './core/types.js';
 export { SeededRng } from './core/rng.js';
 export { crc32 } from './core/checksum.js';
 export { applyConfChange } from './core/confchange.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStorage, RaftNode, RaftUsageError, SeededRng, message } from 'raft-ts';
+import { MemoryStorage, RaftNode, RaftUsageError, SeededRng, message, sendableBeforePersist } from 'raft-ts';
 import type { Message } from 'raft-ts';
 import { Cluster } from './cluster.js';
 
@@ -57,6 +57,32 @@ describe('Ready and advance', () => {
     const indexes = c.get(2).applied.map((e) => e.index);
     expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
     expect(new Set(indexes).size).toBe(indexes.length);
+  });
+});
+
+describe('sending before persisting', () => {
+  it('a leader counts its own copy of an entry toward commit only once it is persisted', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    c.isolate(3);
+    const r = c.node(1).propose(new TextEncoder().encode('x'));
+    const index = r.status === 'appended' ? r.index : -1;
+    const rd = c.node(1).ready();
+    // The append leaves before the leader's own write, as sendableBeforePersist allows.
+    expect(rd.messages.filter((m) => m.to === 2).every(sendableBeforePersist)).toBe(true);
+    for (const m of rd.messages) c.deliver(m);
+    for (const m of c.drain(c.get(2))) c.deliver(m);
+    // Member 2 holds it durably, the leader does not yet: one copy of three is not a majority.
+    expect(c.node(1).status().commit).toBeLessThan(index);
+    c.get(1).storage.append(rd.entries);
+    c.node(1).advance();
+    expect(c.node(1).status().commit).toBe(index);
+  });
+
+  it('votes and acknowledgements are never sendable before persisting', () => {
+    for (const type of ['vote', 'voteResp', 'preVote', 'preVoteResp', 'appResp', 'heartbeatResp', 'snapResp'] as const) {
+      expect(sendableBeforePersist(message({ type, from: 1, to: 2, term: 1 }))).toBe(false);
+    }
   });
 });
 

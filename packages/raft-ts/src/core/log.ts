@@ -30,6 +30,12 @@ export class RaftLog {
     return this.unstable.lastIndex() ?? this.storage.lastIndex();
   }
 
+  /** The last index the application has persisted (nothing while a snapshot is pending). */
+  stableLastIndex(): number {
+    if (this.unstable.snapshot !== undefined) return 0;
+    return Math.min(this.unstable.offset - 1, this.storage.lastIndex());
+  }
+
   lastTerm(): number {
     return this.term(this.lastIndex()) ?? 0;
   }

@@ -177,6 +177,7 @@ export class RaftNode {
     }
     if (h.lastEntry !== undefined) log.unstable.stableTo(h.lastEntry.index, h.lastEntry.term);
     if (h.lastCommitted !== undefined) log.appliedTo(h.lastCommitted);
+    this.raft.onPersisted();
   }
 
   status(): Status {

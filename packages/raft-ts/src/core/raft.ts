@@ -196,7 +196,7 @@ export class Raft {
     this.tracker.resetVotes();
     this.tracker.resetProgress(this.log.lastIndex() + 1);
     const self = this.tracker.progress.get(this.id);
-    if (self !== undefined) self.match = this.log.lastIndex();
+    if (self !== undefined) self.match = this.log.stableLastIndex();
     this.readOnly.reset();
     this.pendingReads = [];
   }
@@ -580,7 +580,7 @@ export class Raft {
       this.tracker.setConf(this.conf, this.log.lastIndex() + 1);
       if (this.role === 'leader') {
         const self = this.tracker.progress.get(this.id);
-        if (self !== undefined) self.maybeUpdate(this.log.lastIndex());
+        if (self !== undefined) self.maybeUpdate(this.log.stableLastIndex());
       }
     }
   }
@@ -651,9 +651,20 @@ export class Raft {
     const stamped = ents.map((e): Entry => ({ ...e, term: this.term, index: ++index }));
     this.log.append(stamped);
     this.noteAppended(stamped);
-    this.tracker.progress.get(this.id)?.maybeUpdate(this.log.lastIndex());
-    this.maybeCommit();
+    // The leader's own copy counts toward commit only once persisted (see onPersisted), which
+    // is what lets an application send appends before its own fsync completes.
     return index;
+  }
+
+  /** The application persisted the log up to the current stable index (RaftNode.advance). */
+  onPersisted(): void {
+    if (this.role !== 'leader') return;
+    const self = this.tracker.progress.get(this.id);
+    if (self === undefined || !self.maybeUpdate(this.log.stableLastIndex())) return;
+    if (this.maybeCommit()) {
+      this.bcastAppend();
+      this.stepDownIfRemoved();
+    }
   }
 
   // ---------------------------------------------------------------- leader: replication

@@ -124,7 +124,8 @@ export interface SoftState {
 /**
  * One batch of work for the application. Handle it in this order, then call `advance()`:
  * 1. persist `snapshot` (if any), then `entries`, then `hardState` — and fsync if `mustSync`;
- * 2. send `messages` (never before step 1: a follower's acknowledgement promises durability);
+ * 2. send `messages` (never before step 1: a follower's acknowledgement and a vote promise
+ *    durability) — except those for which `sendableBeforePersist` holds, which may leave first;
  * 3. apply `snapshot` and then `committedEntries` to the state machine; serve `readStates` once
  *    their index is applied.
  */
@@ -174,4 +175,15 @@ export function entriesSize(es: readonly Entry[]): number {
   let n = 0;
   for (const e of es) n += entrySize(e);
   return n;
+}
+
+/**
+ * Whether a message may be sent before the Ready carrying it is persisted. Only what a leader
+ * sends to followers qualifies: it promises nothing about the leader's own disk, because the
+ * leader counts its own copy of an entry toward commit only after advance() (so any commit index
+ * it sends counts persisted copies only). Sending appends while the leader's fsync runs overlaps
+ * the leader's and the followers' disk writes (Raft thesis, §10.2.1).
+ */
+export function sendableBeforePersist(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow';
 }

@@ -3,6 +3,7 @@ import { RaftNode, type Status } from '../core/node.js';
 import type { RaftOptions, RefuseReason } from '../core/raft.js';
 import { SeededRng, type Rng } from '../core/rng.js';
 import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
+import { sendableBeforePersist } from '../core/types.js';
 import type { Storage, StorageWriter } from '../storage/storage.js';
 import type { Transport } from './transport.js';
 
@@ -208,8 +209,12 @@ export class RaftDriver {
   private async drain(): Promise<void> {
     while (this.node.hasReady()) {
       const rd = this.node.ready();
+      // A leader's appends go out while its own fsync runs; everything else waits for it.
+      const early = rd.messages.filter(sendableBeforePersist);
+      if (this.state === 'running' && early.length > 0) this.opts.transport.send(early);
       await this.persist(rd);
-      if (this.state === 'running') this.opts.transport.send(rd.messages);
+      const rest = early.length === 0 ? rd.messages : rd.messages.filter((m) => !sendableBeforePersist(m));
+      if (this.state === 'running') this.opts.transport.send(rest);
       this.apply(rd);
       this.node.advance();
     }

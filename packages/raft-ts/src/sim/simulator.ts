@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { RaftNode } from '../core/node.js';
 import { SeededRng } from '../core/rng.js';
 import type { ConfChange, HardState, Message, NodeId, Ready } from '../core/types.js';
+import { sendableBeforePersist } from '../core/types.js';
 import { bootstrap } from '../storage/bootstrap.js';
 import { FileStorage } from '../storage/file.js';
 import { MemoryStorage } from '../storage/memory.js';
@@ -83,6 +84,8 @@ interface Member {
   waitingReads: { index: number; context: string }[];
   /** Stopped for good because the cluster removed it (until it is added back). */
   retired: boolean;
+  /** A Ready whose write is in flight, and the sub-tick it completes. */
+  writing: { rd: Ready; doneAt: number } | undefined;
 }
 
 interface Client {
@@ -152,6 +155,7 @@ export class Simulation {
         phase: this.rng.int(SUBTICKS),
         waitingReads: [],
         retired: spare,
+        writing: undefined,
         // The bootstrap is synced before the member first starts.
         synced: storage instanceof FileStorage ? storage.tail() : undefined,
       };
@@ -220,6 +224,7 @@ export class Simulation {
     if (m.node === undefined) return;
     this.stats.rejected += [...m.node.rejections().values()].reduce((a, b) => a + b, 0);
     m.node = undefined;
+    m.writing = undefined;
     this.tear(m);
     m.waitingReads = [];
     this.inv.forgetCommitCursor(m.id);
@@ -408,10 +413,19 @@ export class Simulation {
 
   // ------------------------------------------------------------ members
 
+  /**
+   * Starts handling a Ready as the driver does: a leader's appends leave at once, and the write
+   * completes some sub-ticks later, while the member keeps receiving messages and ticking.
+   */
+  private beginReady(m: Member, rd: Ready): void {
+    for (const msg of rd.messages) if (sendableBeforePersist(msg)) this.net.send(this.now, msg);
+    // Mostly quick, sometimes as slow as a network round trip or more (a slow disk).
+    m.writing = { rd, doneAt: this.now + this.rng.int(this.rng.chance(0.2) ? 3 * SUBTICKS : 3) };
+  }
+
   private handleReady(m: Member, node: RaftNode, rd: Ready): boolean {
     // Crash before the batch is durable: everything in it is lost, as if never fsynced.
-    if (this.chaos && this.rng.chance(0.0005)) {
-      node.advance();
+    if (this.chaos && this.rng.chance(0.001)) {
       this.crash(m, 'before persisting a ready');
       return false;
     }
@@ -421,11 +435,10 @@ export class Simulation {
     if (rd.hardState !== undefined) m.storage.setHardState(rd.hardState);
     if (rd.mustSync && m.storage instanceof FileStorage) m.synced = m.storage.tail();
     if (this.chaos && this.rng.chance(0.0005)) {
-      node.advance();
       this.crash(m, 'after persisting, before sending');
       return false;
     }
-    for (const msg of rd.messages) this.net.send(this.now, msg);
+    for (const msg of rd.messages) if (!sendableBeforePersist(msg)) this.net.send(this.now, msg);
     if (rd.snapshot !== undefined) {
       m.sm = KvStateMachine.restore(rd.snapshot.data);
       this.stats.snapshotsInstalled++;
@@ -481,8 +494,16 @@ export class Simulation {
     for (const m of order) {
       for (let guard = 0; guard < 100; guard++) {
         const node = m.node;
-        if (node === undefined || !node.hasReady()) break;
-        if (!this.handleReady(m, node, node.ready())) break;
+        if (node === undefined) break;
+        const w = m.writing;
+        if (w !== undefined) {
+          if (this.now < w.doneAt) break;
+          m.writing = undefined;
+          if (!this.handleReady(m, node, w.rd)) break;
+          continue;
+        }
+        if (!node.hasReady()) break;
+        this.beginReady(m, node.ready());
       }
     }
   }
