@@ -15,7 +15,7 @@ describe('agent on the lab', () => {
   const web = (id: string, slot: number, address: string, extra = {}) => taskAssignment(id, 'web', slot, [{ networkId: NET, address }], extra);
 
   /** What the leader would send: the network with every host's endpoints and the names. */
-  function network(placed: { host: string; address: string }[], names: Record<string, string[]>): NetworkAssignment {
+  function network(placed: { host: string; address: string }[], names: Record<string, string[]>, vips: NetworkAssignment['vips'] = []): NetworkAssignment {
     const byHost = new Map<string, string[]>();
     for (const p of placed) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p.address]);
     return {
@@ -32,7 +32,7 @@ describe('agent on the lab', () => {
         endpoints: addrs.map((a) => ({ address: a, mac: macForAddress(a) })),
       })),
       dns: Object.entries(names).map(([name, addresses]) => ({ name, addresses })),
-      vips: [],
+      vips,
     };
   }
 
@@ -60,7 +60,9 @@ describe('agent on the lab', () => {
       { host: 'h2', address: '10.0.5.3' },
       { host: 'h1', address: '10.0.5.4' },
     ];
-    const net = network(placed, { web: ['10.0.5.2', '10.0.5.3'], 'tasks.web': ['10.0.5.2', '10.0.5.3'], client: ['10.0.5.4'] });
+    const net = network(placed, { web: ['10.0.5.2', '10.0.5.3'], 'tasks.web': ['10.0.5.2', '10.0.5.3'], client: ['10.0.5.4'], webvip: ['10.0.5.100'] }, [
+      { address: '10.0.5.100', backends: ['10.0.5.2', '10.0.5.3'] },
+    ]);
     h.assign('h1', [web('web-1', 1, '10.0.5.2'), taskAssignment('client-1', 'client', 1, [{ networkId: NET, address: '10.0.5.4' }])], [net]);
     h.assign('h2', [web('web-2', 2, '10.0.5.3', { hostPorts: [{ target: 7000, published: 8080, protocol: 'tcp', mode: 'host' }] })], [net]);
     for (const t of ['web-1', 'web-2', 'client-1']) await h.until(t, 'running');
@@ -76,6 +78,12 @@ describe('agent on the lab', () => {
     for (let i = 0; i < 6; i++) seen.add((await h.inTask('h1', 'client-1', 'nc -w 2 web 7000')).out);
     expect([...seen].sort()).toEqual(['web-1', 'web-2']);
     expect((await h.inTask('h1', 'client-1', 'nslookup nosuchservice')).out).toMatch(/NXDOMAIN|can't find/);
+  });
+
+  it("spreads connections to a service's VIP over its tasks on both hosts", async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) seen.push((await h.inTask('h1', 'client-1', 'nc -w 2 webvip 7000')).out);
+    expect([...new Set(seen)].sort()).toEqual(['web-1', 'web-2']);
   });
 
   it('carries 100 MB across hosts through the overlay intact', async () => {
@@ -112,7 +120,7 @@ describe('agent on the lab', () => {
       { host: 'h1', address: '10.0.5.2' },
       { host: 'h1', address: '10.0.5.4' },
     ];
-    const net = network(placed, { web: ['10.0.5.2'], 'tasks.web': ['10.0.5.2'], client: ['10.0.5.4'] });
+    const net = network(placed, { web: ['10.0.5.2'], 'tasks.web': ['10.0.5.2'], client: ['10.0.5.4'], webvip: ['10.0.5.100'] }, [{ address: '10.0.5.100', backends: ['10.0.5.2'] }]);
     h.assign('h2', [], [net]);
     h.assign('h1', [web('web-1', 1, '10.0.5.2'), taskAssignment('client-1', 'client', 1, [{ networkId: NET, address: '10.0.5.4' }])], [net]);
     await h.until('web-2', 'shutdown', 60_000);
@@ -128,6 +136,8 @@ describe('agent on the lab', () => {
       const lookup = await h.inTask('h1', 'client-1', 'nslookup web');
       expect(lookup.out).toContain('10.0.5.2');
       expect(lookup.out).not.toContain('10.0.5.3');
+      // the VIP lost its backend on h2 with the task: no connection goes there any more
+      expect(await h.inTask('h1', 'client-1', 'nc -w 2 10.0.5.100 7000')).toEqual({ code: 0, out: 'web-1' });
     }
   });
 

@@ -20,6 +20,7 @@ import { DnsTable } from './dns/table.js';
 import { DockerExecutor } from './executor/docker.js';
 import { LABEL_CLUSTER } from './executor/labels.js';
 import { localKernel, type Kernel } from './kernel.js';
+import { VipProgrammer } from './overlay/vip.js';
 import { OverlayDriver } from './overlay/vxlan.js';
 import { Reconciler } from './reconciler.js';
 
@@ -91,7 +92,7 @@ export class Agent {
     });
     await this.#dns.start();
     const overlay = new OverlayDriver(this.kernel, { localAddress: underlay.address, underlayDevice: c.underlayDevice ?? underlay.device });
-    this.#reconciler = new Reconciler({ executor, overlay, dns: table, nodeAddress: underlay.address, nameserver: gw.gateway });
+    this.#reconciler = new Reconciler({ executor, overlay, vips: new VipProgrammer(this.kernel), dns: table, nodeAddress: underlay.address, nameserver: gw.gateway });
     this.log.info('agent starting', { nodeId: this.nodeId, address: this.address, gateway: gw.gateway });
 
     this.#held = await this.loadHeld();

@@ -15,3 +15,5 @@ export { DockerExecutor, GWBRIDGE } from './executor/docker.js';
 export type { TaskContainer } from './executor/docker.js';
 export { LABEL_TASK, LABEL_NODE, LABEL_CLUSTER, containerName } from './executor/labels.js';
 export { Reconciler } from './reconciler.js';
+export { VipProgrammer, vipRuleset } from './overlay/vip.js';
+export type { Vip } from './overlay/vip.js';

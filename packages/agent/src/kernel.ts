@@ -6,8 +6,8 @@ import { ShoalError } from '@shoal/core';
  * same driver runs on a real host (locally) and in tests on a lab host (through nsenter).
  */
 export interface Kernel {
-  /** Runs argv; resolves with stdout, rejects with a ShoalError carrying stderr. */
-  run(argv: readonly string[]): Promise<string>;
+  /** Runs argv (with `input` on its stdin); resolves with stdout, rejects with a ShoalError carrying stderr. */
+  run(argv: readonly string[], input?: string): Promise<string>;
 }
 
 export function kernelError(argv: readonly string[], code: number | string, stderr: string): ShoalError {
@@ -15,13 +15,14 @@ export function kernelError(argv: readonly string[], code: number | string, stde
 }
 
 export const localKernel: Kernel = {
-  run(argv) {
+  run(argv, input) {
     const [cmd, ...args] = argv;
     return new Promise((resolve, reject) => {
-      execFile(cmd ?? 'false', args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const child = execFile(cmd ?? 'false', args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
         if (err) reject(kernelError(argv, typeof err.code === 'number' || typeof err.code === 'string' ? err.code : 'error', stderr));
         else resolve(stdout);
       });
+      child.stdin?.end(input);
     });
   },
 };

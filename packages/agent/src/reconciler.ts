@@ -1,11 +1,13 @@
 import { ShoalError, type AssignmentSet, type NetworkAssignment, type TaskAssignment, type TaskReport, type TaskState } from '@shoal/core';
 import type { DnsTable, NameRecord, DnsClient } from './dns/table.js';
 import type { ContainerNetworks, DockerExecutor, TaskContainer } from './executor/docker.js';
+import type { VipProgrammer } from './overlay/vip.js';
 import type { OverlayDriver } from './overlay/vxlan.js';
 
 export interface ReconcilerOptions {
   executor: DockerExecutor;
   overlay: OverlayDriver;
+  vips: VipProgrammer;
   dns: DnsTable;
   /** This host's underlay address: peers at it are local, not remote. */
   nodeAddress: string;
@@ -105,6 +107,7 @@ export class Reconciler {
       }
     }
 
+    await this.refreshVips(set, wanted);
     await this.refreshDns(set, wanted);
     return reports;
   }
@@ -201,6 +204,21 @@ export class Reconciler {
       await this.o.overlay.attach({ vni: n.vni ?? 0, subnet: n.subnet, gateway: n.gateway }, { id: `${task.taskId}.${a.networkId}`, address: plainAddress(a.address), pid: c.pid, ifname });
     }
     return started || !existing ? this.report(task.taskId, 'running', 'started', { containerId: c.id }) : undefined;
+  }
+
+  /** Each running task gets the VIPs of the networks it is on; rules change as backends do. */
+  private async refreshVips(set: AssignmentSet, wanted: Map<string, TaskAssignment>): Promise<void> {
+    const live = new Set<number>();
+    for (const c of await this.o.executor.list()) {
+      const task = wanted.get(c.taskId);
+      if (!task || !c.running || task.networkMode) continue;
+      live.add(c.pid);
+      const vips = task.attachments.flatMap((a) => set.networks[a.networkId]?.vips ?? []);
+      if (vips.length > 0 || task.attachments.some((a) => set.networks[a.networkId]?.driver === 'overlay')) {
+        await this.o.vips.program(c.pid, vips);
+      }
+    }
+    this.o.vips.retain(live);
   }
 
   /** The resolver's table, rebuilt whole from the set: no stale name survives an assignment. */
