@@ -21,7 +21,8 @@ function checkInvariants(log: Log, allocator: Allocator): void {
   const held = heldInStore(log);
   expect(new Set(held.addresses).size).toBe(held.addresses.length);
   expect(new Set(held.vnis).size).toBe(held.vnis.length);
-  held.subnets.forEach((a, i) => held.subnets.slice(i + 1).forEach((b) => expect(cidrsOverlap(parseCidr(a), parseCidr(b))).toBe(false)));
+  const overlaps = held.subnets.flatMap((a, i) => held.subnets.slice(i + 1).filter((b) => cidrsOverlap(parseCidr(a), parseCidr(b))).map((b) => `${a} ${b}`));
+  expect(overlaps).toEqual([]);
   // No leak: the allocator holds exactly what the store records.
   expect(allocator.usage()).toEqual({ networks: held.subnets.length, addresses: held.addresses.length });
 }

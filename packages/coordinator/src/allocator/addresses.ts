@@ -11,6 +11,8 @@ export class NetworkAddresses {
   readonly #ipam: AddressAllocator;
   readonly #byOwner = new Map<string, string>();
   readonly #byAddress = new Map<string, string>();
+  /** Set when a search found no free address, until one is freed: a 30,000-task deploy onto a full network must not scan the range once per task. */
+  #full: ShoalError | undefined;
 
   constructor(networkName: string, config: IpamConfig) {
     this.networkName = networkName;
@@ -37,12 +39,14 @@ export class NetworkAddresses {
   allocate(owner: string): string {
     const held = this.#byOwner.get(owner);
     if (held !== undefined) return held;
+    if (this.#full) throw this.#full;
     let address: string;
     try {
       address = this.#ipam.allocate();
     } catch (err) {
       const where = this.config.ipRange === undefined ? `subnet ${this.config.subnet}` : `ip-range ${this.config.ipRange}`;
-      throw new ShoalError('address_exhausted', `no free address is left in the ${where} of network ${this.networkName}`, 'scale a service down, or give the network a larger subnet', { cause: err });
+      this.#full = new ShoalError('address_exhausted', `no free address is left in the ${where} of network ${this.networkName}`, 'scale a service down, or give the network a larger subnet', { cause: err });
+      throw this.#full;
     }
     this.#record(owner, address);
     return address;
@@ -68,7 +72,13 @@ export class NetworkAddresses {
     this.#byOwner.delete(owner);
     this.#byAddress.delete(address);
     this.#ipam.release(address);
+    this.#full = undefined;
     return true;
+  }
+
+  /** Why no address can be had now, without searching for one; undefined when one may be free. */
+  get exhausted(): string | undefined {
+    return this.#full?.what;
   }
 
   owners(): string[] {

@@ -197,6 +197,11 @@ export class Allocator {
     return n;
   }
 
+  /** Why a network has no address to give, if a search already found it full. */
+  exhausted(networkId: string): string | undefined {
+    return this.#addresses.get(networkId)?.exhausted;
+  }
+
   /** Who holds `address` on a network: `task:<id>`, `vip:<service id>`, or nobody. */
   holderOf(networkId: string, address: string): string | undefined {
     return this.#addresses.get(networkId)?.ownerOf(address.split('/')[0] ?? '');

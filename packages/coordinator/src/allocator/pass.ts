@@ -92,8 +92,11 @@ export function allocatePass(view: AllocatorView, allocator: Allocator, now: str
     let reason: string | undefined;
     let attachments: Task['attachments'] = [];
     const missing = targets.find(({ network }) => network === undefined || !allocated.has(network.id));
+    const full = targets.map(({ network, ipv4Address }) => (network && ipv4Address === undefined ? allocator.exhausted(network.id) : undefined)).find((r) => r !== undefined);
     if (missing) {
       reason = `network ${missing.target} ${missing.network ? 'has no subnet yet' : 'does not exist'}`;
+    } else if (full !== undefined) {
+      reason = full;
     } else {
       try {
         attachments = allocator.allocateTask(t.id, targets.map(({ network, ipv4Address }) => ({ network: network as Network, ipv4Address })));
