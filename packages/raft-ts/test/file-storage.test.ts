@@ -75,6 +75,18 @@ describe('FileStorage', () => {
     third.close();
   });
 
+  it('a tail of zeros (space allocated but never written before a power cut) is a torn tail', () => {
+    const dir = tempDir();
+    const { storage } = FileStorage.open(dir);
+    storage.append([e(1, 1), e(2, 1)]);
+    storage.close();
+    fs.appendFileSync(lastSegment(dir), Buffer.alloc(64));
+    const { storage: again, report } = FileStorage.open(dir);
+    expect(report.tornTail?.bytes).toBe(64);
+    expect(again.lastIndex()).toBe(2);
+    again.close();
+  });
+
   it('a damaged record in the middle refuses to start with a clear error', () => {
     const dir = tempDir();
     const { storage } = FileStorage.open(dir);

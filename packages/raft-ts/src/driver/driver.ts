@@ -148,9 +148,20 @@ export class RaftDriver {
     }
     const { index, term } = r;
     return new Promise((resolve, reject) => {
-      const w: Waiter = { index, term, resolve: () => resolve({ index, term }), reject };
+      const w: Waiter = {
+        index,
+        term,
+        resolve: () => {
+          forget();
+          resolve({ index, term });
+        },
+        reject: (err) => {
+          forget();
+          reject(err);
+        },
+      };
       this.commits.push(w);
-      this.onAbort(signal, () => {
+      const forget = this.onAbort(signal, () => {
         const i = this.commits.indexOf(w);
         if (i >= 0) this.commits.splice(i, 1);
         reject(new RaftError('aborted', `proposal ${index}@${term} aborted; it may still commit`, this.node.status().leader));
@@ -169,17 +180,31 @@ export class RaftDriver {
     this.kick();
     if (r.status === 'refused') return Promise.reject(new RaftError(r.reason, r.detail, r.leader));
     return new Promise((resolve, reject) => {
-      this.reads.set(context, { resolve, reject });
-      this.onAbort(signal, () => {
+      this.reads.set(context, {
+        resolve: () => {
+          forget();
+          resolve();
+        },
+        reject: (err) => {
+          forget();
+          reject(err);
+        },
+      });
+      const forget = this.onAbort(signal, () => {
         if (this.reads.delete(context)) reject(new RaftError('aborted', 'read aborted', this.node.status().leader));
       });
     });
   }
 
-  private onAbort(signal: AbortSignal | undefined, abort: () => void): void {
-    if (signal === undefined) return;
-    if (signal.aborted) abort();
-    else signal.addEventListener('abort', abort, { once: true });
+  /** Calls `abort` when the signal fires; returns a function that stops listening. */
+  private onAbort(signal: AbortSignal | undefined, abort: () => void): () => void {
+    if (signal === undefined) return () => undefined;
+    if (signal.aborted) {
+      abort();
+      return () => undefined;
+    }
+    signal.addEventListener('abort', abort, { once: true });
+    return () => signal.removeEventListener('abort', abort);
   }
 
   transferLeader(to: NodeId): void {

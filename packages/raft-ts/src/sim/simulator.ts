@@ -183,8 +183,10 @@ export class Simulation {
     const tail = s.tail();
     const path = s.tailPath();
     s.close();
-    const from = m.synced?.segment === tail.segment ? m.synced.size : 0;
-    fs.truncateSync(path, from + this.rng.int(tail.size - from + 1));
+    // close() flushed what was buffered: whatever is beyond the last sync may or may not survive.
+    const size = fs.statSync(path).size;
+    const from = Math.min(m.synced?.segment === tail.segment ? m.synced.size : 0, size);
+    fs.truncateSync(path, from + this.rng.int(size - from + 1));
     m.storage = this.openStorage(m.id);
     // What survived the cut is on disk now.
     m.synced = m.storage instanceof FileStorage ? m.storage.tail() : undefined;

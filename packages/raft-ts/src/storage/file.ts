@@ -89,6 +89,11 @@ function encodeMark(index: number, term: number): Buffer {
   return frame(b);
 }
 
+function zerosFrom(buf: Buffer, off: number): boolean {
+  for (let i = off; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
 const segName = (seq: number): string => `${String(seq).padStart(16, '0')}.wal`;
 const snapName = (meta: SnapshotMeta): string => `${String(meta.index).padStart(16, '0')}-${String(meta.term).padStart(16, '0')}.snap`;
 
@@ -120,6 +125,8 @@ export class FileStorage implements Storage, StorageWriter {
   private readonly segMax = new Map<number, number>();
   private curMax = 0;
   private rotations = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   private constructor(
     private readonly dir: string,
@@ -184,9 +191,10 @@ export class FileStorage implements Storage, StorageWriter {
           break;
         }
         const payload = buf.subarray(off + 8, end);
-        if (crc32(payload) !== buf.readUInt32LE(off + 4)) {
-          // A write cut short leaves the final record damaged; damage followed by more records is not a torn write.
-          if (last && end === buf.length) torn();
+        if (len === 0 || crc32(payload) !== buf.readUInt32LE(off + 4)) {
+          // A write cut short leaves the final record damaged (or the file extended with zeros
+          // that were never written); damage followed by more records is not a torn write.
+          if (last && (end === buf.length || zerosFrom(buf, off))) torn();
           else bad('checksum mismatch');
           break;
         }
@@ -270,9 +278,21 @@ export class FileStorage implements Storage, StorageWriter {
     }
   }
 
+  /** Records go to a buffer and reach the file in one write per flush (sync, rotation, close). */
   private write(b: Buffer): void {
-    fs.writeSync(this.fd, b);
+    this.pending.push(b);
+    this.pendingBytes += b.byteLength;
     this.segSize += b.byteLength;
+    if (this.pendingBytes >= 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const all = this.pending.length === 1 ? this.pending[0] ?? Buffer.alloc(0) : Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    let off = 0;
+    while (off < all.byteLength) off += fs.writeSync(this.fd, all, off);
   }
 
   /**
@@ -280,6 +300,7 @@ export class FileStorage implements Storage, StorageWriter {
    * records that the log restarts at the (received) snapshot: replay then drops what came before.
    */
   private rotate(mark = false): void {
+    this.flush();
     if (this.doSync) fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     this.segMax.set(this.segSeq, this.curMax);
@@ -290,6 +311,7 @@ export class FileStorage implements Storage, StorageWriter {
     const snap = this.mem.snapshot().meta;
     if (mark) this.write(encodeMark(snap.index, snap.term));
     this.write(encodeHardState(this.mem.hardState()));
+    this.flush();
     if (this.doSync) {
       fs.fsyncSync(this.fd);
       fsyncDir(join(this.dir, 'wal'));
@@ -297,7 +319,7 @@ export class FileStorage implements Storage, StorageWriter {
     this.rotations++;
   }
 
-  /** Closed segments are synced; this says how far the open one was written (for simulations). */
+  /** Closed segments are synced; this says how far the open one was written, buffered or not (for simulations). */
   tail(): { segment: number; size: number; rotations: number } {
     return { segment: this.segSeq, size: this.segSize, rotations: this.rotations };
   }
@@ -386,10 +408,12 @@ export class FileStorage implements Storage, StorageWriter {
   }
 
   async sync(): Promise<void> {
+    this.flush();
     if (this.doSync) await fsync(this.fd);
   }
 
   close(): void {
+    this.flush();
     if (this.doSync) fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
   }
