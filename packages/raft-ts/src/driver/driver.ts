@@ -237,10 +237,14 @@ export class RaftDriver {
       // A leader's appends go out while its own fsync runs; everything else waits for it.
       const early = rd.messages.filter(sendableBeforePersist);
       if (this.state === 'running' && early.length > 0) this.opts.transport.send(early);
+      // Committed entries this member already holds on disk need not wait for this batch's
+      // fsync either: a client's answer then costs one fsync on the leader, not two.
+      const ready = rd.snapshot === undefined ? this.durablePrefix(rd.committedEntries) : 0;
+      this.applyEntries(rd.committedEntries.slice(0, ready));
       await this.persist(rd);
       const rest = early.length === 0 ? rd.messages : rd.messages.filter((m) => !sendableBeforePersist(m));
       if (this.state === 'running') this.opts.transport.send(rest);
-      this.apply(rd);
+      this.apply(rd, ready);
       this.node.advance();
     }
   }
@@ -253,7 +257,25 @@ export class RaftDriver {
     if (rd.mustSync) await s.sync?.();
   }
 
-  private apply(rd: Ready): void {
+  /** How many of `entries` (from the start) are already in storage, as written by earlier, synced batches. */
+  private durablePrefix(entries: readonly Entry[]): number {
+    let n = 0;
+    for (const e of entries) {
+      if (this.opts.storage.term(e.index) !== e.term) break;
+      n++;
+    }
+    return n;
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      this.opts.stateMachine.apply(e);
+      this.applied = e.index;
+      this.settleCommits(e);
+    }
+  }
+
+  private apply(rd: Ready, alreadyApplied: number): void {
     if (rd.snapshot !== undefined) {
       this.opts.stateMachine.restore(rd.snapshot);
       this.applied = rd.snapshot.meta.index;
@@ -262,11 +284,7 @@ export class RaftDriver {
         this.commits.shift()?.reject(new RaftError('aborted', 'state replaced by a snapshot; outcome unknown', this.node.status().leader));
       }
     }
-    for (const e of rd.committedEntries) {
-      this.opts.stateMachine.apply(e);
-      this.applied = e.index;
-      this.settleCommits(e);
-    }
+    this.applyEntries(rd.committedEntries.slice(alreadyApplied));
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
       if (r === undefined) continue;
