@@ -5,6 +5,7 @@ import type { Failure } from './filters.js';
 import { dynamicFailure, staticFailure } from './filters.js';
 import type { NodeInfo } from './node-info.js';
 import { nodeInfos } from './node-info.js';
+import { Spread } from './spread.js';
 
 export interface SchedulerInput {
   nodes: readonly Node[];
@@ -27,46 +28,22 @@ function labelValue(node: Node, spread: string): string {
   return labels[m[2] ?? ''] ?? '';
 }
 
-/** Fewest tasks of the service, then fewest tasks overall, then the smaller id: Swarm's spread, made deterministic. */
-function better(a: NodeInfo, b: NodeInfo, serviceId: string): boolean {
-  const sa = a.tasksOf(serviceId);
-  const sb = b.tasksOf(serviceId);
-  if (sa !== sb) return sa < sb;
-  if (a.total !== b.total) return a.total < b.total;
-  return a.id < b.id;
-}
-
-/**
- * Narrow candidates by each placement preference in turn: keep the nodes of the label value
- * whose nodes run the fewest tasks of the service (nodes without the label form a group of
- * their own, as in Swarm), so replicas spread over zones before they spread over nodes.
- */
-function preferred(candidates: readonly NodeInfo[], service: Service, all: readonly NodeInfo[]): readonly NodeInfo[] {
-  let pool = candidates;
-  for (const { spread } of service.spec.placement.preferences) {
-    const load = new Map<string, number>();
-    for (const info of all) {
-      const v = labelValue(info.node, spread);
-      load.set(v, (load.get(v) ?? 0) + info.tasksOf(service.id));
-    }
-    const values = [...new Set(pool.map((i) => labelValue(i.node, spread)))].sort();
-    let best: string | undefined;
-    for (const v of values) if (best === undefined || (load.get(v) ?? 0) < (load.get(best) ?? 0)) best = v;
-    pool = pool.filter((i) => labelValue(i.node, spread) === best);
-  }
-  return pool;
-}
-
 interface Judged {
   constraints: Constraint[];
   /** Nodes that pass the fixed filters, and why the others do not. */
   ok: NodeInfo[];
   failures: Failure[];
   unreadable?: string;
+  /** Built on the service's first replicated task of the pass. */
+  spread?: Spread;
+  /** Dynamic failures met so far, for explanations. */
+  rejected: Failure[];
+  /** Once one task fits nowhere, no later task of the service will in this pass. */
+  unplaced?: string;
 }
 
 function judge(service: Service, all: readonly NodeInfo[]): Judged {
-  const judged: Judged = { constraints: [], ok: [], failures: [] };
+  const judged: Judged = { constraints: [], ok: [], failures: [], rejected: [] };
   for (const c of service.spec.placement.constraints) {
     try {
       judged.constraints.push(parseConstraint(c));
@@ -83,7 +60,10 @@ function judge(service: Service, all: readonly NodeInfo[]): Judged {
 }
 
 /**
- * Choose a node for each pending task, or say why none fits. Pure and deterministic: the same
+ * Choose a node for each pending task, or say why none fits: the nodes that pass every filter,
+ * then the spread over the service's preference labels (the least loaded value at each level,
+ * counting the service's tasks on every node it may use), then the node with the fewest tasks
+ * of the service, the fewest tasks overall, and the smaller id. Pure and deterministic: the same
  * input gives the same decision on any coordinator, whatever order the input lists things in.
  */
 export function schedule(input: SchedulerInput): Decision {
@@ -118,25 +98,24 @@ export function schedule(input: SchedulerInput): Decision {
         continue;
       }
       own.add(service.id, service.spec.resources.reservations);
+      judged.spread?.placed(own);
       decision.placed.push({ taskId: task.id, nodeId: own.id });
       continue;
     }
-    const failures = [...judged.failures];
-    const candidates: NodeInfo[] = [];
-    for (const info of judged.ok) {
-      const f = dynamicFailure(info, service);
-      if (f) failures.push(f);
-      else candidates.push(info);
+    if (judged.unplaced === undefined) {
+      const spreads = service.spec.placement.preferences.map((p) => p.spread);
+      const spread = (judged.spread ??= new Spread(service.id, judged.ok, (info) => spreads.map((sp) => labelValue(info.node, sp))));
+      const rejected = judged.rejected;
+      const chosen = spread.pick((info) => dynamicFailure(info, service), (f) => void rejected.push(f));
+      if (chosen) {
+        chosen.add(service.id, service.spec.resources.reservations);
+        spread.placed(chosen);
+        decision.placed.push({ taskId: task.id, nodeId: chosen.id });
+        continue;
+      }
+      judged.unplaced = explainUnplaced([...judged.failures, ...judged.rejected], service.spec.name);
     }
-    const pool = preferred(candidates, service, all);
-    let chosen: NodeInfo | undefined;
-    for (const info of pool) if (!chosen || better(info, chosen, service.id)) chosen = info;
-    if (!chosen) {
-      decision.unplaced.push({ taskId: task.id, reason: explainUnplaced(failures, service.spec.name) });
-      continue;
-    }
-    chosen.add(service.id, service.spec.resources.reservations);
-    decision.placed.push({ taskId: task.id, nodeId: chosen.id });
+    decision.unplaced.push({ taskId: task.id, reason: judged.unplaced });
   }
   return decision;
 }
