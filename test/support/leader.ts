@@ -39,6 +39,8 @@ export class LeaderHarness {
   readonly logs = new Map<string, string>();
   readonly nodes = new Map<string, RegisteredNode>();
   readonly reports = new Map<string, TaskReport>();
+  /** Every state each task was reported in, in order. */
+  readonly history = new Map<string, string[]>();
   private readonly seq = new Map<string, number>();
 
   constructor(
@@ -65,7 +67,10 @@ export class LeaderHarness {
     });
     this.nc.subscribe(`shoal.${this.cluster}.node.*.status`, {
       callback: (_err, m) => {
-        for (const r of decodeTaskStatus(codec.decode(m.data)).reports) this.reports.set(r.taskId, r);
+        for (const r of decodeTaskStatus(codec.decode(m.data)).reports) {
+          this.reports.set(r.taskId, r);
+          this.history.set(r.taskId, [...(this.history.get(r.taskId) ?? []), r.state]);
+        }
       },
     });
     for (const h of this.lab.state.hosts) this.startAgent(h.name);
@@ -148,7 +153,8 @@ export function taskAssignment(id: string, service: string, slot: number, attach
     slot,
     desiredState: 'running',
     specVersion: 1,
-    container: { image: 'shoal/busybox', command: ['nc', '-ll', '-p', '7000', '-e', 'hostname'], env: {}, hostname: id, labels: {}, expose: [] },
+    // sh as PID 1 acts on SIGTERM (a bare nc would ignore it and make every stop wait 10 s)
+    container: { image: 'shoal/busybox', command: ['sh', '-c', 'trap "exit 0" TERM; nc -ll -p 7000 -e hostname & wait'], env: {}, hostname: id, labels: {}, expose: [] },
     limits: {},
     attachments: attachments.map((a) => ({ networkId: a.networkId, address: `${a.address}/24`, mac: macForAddress(a.address), aliases: a.aliases ?? [] })),
     hostPorts: [],

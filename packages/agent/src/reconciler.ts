@@ -53,6 +53,11 @@ export class Reconciler {
    * orchestrator makes a new one), so it is not retried on every converge.
    */
   readonly #rejected = new Map<string, { specVersion: number; report: TaskReport }>();
+  /**
+   * Containers this agent stopped because their healthcheck failed: their exit (often 0, to a
+   * polite SIGTERM) must not turn the task's "failed" into "complete".
+   */
+  readonly #unhealthy = new Map<string, TaskReport>();
 
   constructor(private readonly o: ReconcilerOptions) {
     this.#now = o.now ?? (() => new Date());
@@ -79,6 +84,8 @@ export class Reconciler {
       byTask.set(c.taskId, keep);
     }
 
+    const present = new Set([...byTask.values()].map((c) => c.id));
+    for (const id of this.#unhealthy.keys()) if (!present.has(id)) this.#unhealthy.delete(id);
     for (const [taskId, c] of byTask) {
       if (wanted.has(taskId)) continue;
       await this.o.executor.stop(c.id);
@@ -174,11 +181,12 @@ export class Reconciler {
   private async convergeTask(task: TaskAssignment, existing: TaskContainer | undefined, nets: Networks): Promise<TaskReport | undefined> {
     let c = existing;
     if (c && !c.running) {
+      const sick = this.#unhealthy.get(c.id);
+      if (sick) return sick;
       // Exited: report it and leave the restart to the orchestrator (a new task, a new container).
       const state: TaskState = c.exitCode === 0 ? 'complete' : 'failed';
       return this.report(task.taskId, state, `container exited with code ${c.exitCode}`, { containerId: c.id, exitCode: c.exitCode });
     }
-    let started = false;
     if (!c) {
       const plan = this.plan(task, nets);
       await this.o.executor.ensureImage(task.container.image);
@@ -193,7 +201,6 @@ export class Reconciler {
       }
       c = await this.o.executor.inspect(id);
       if (!c) throw new Error(`container ${id} vanished right after it started`);
-      started = true;
     }
     let overlayIndex = 0;
     for (const a of task.attachments) {
@@ -203,7 +210,18 @@ export class Reconciler {
       if (await this.o.overlay.isAttached(c.pid, ifname)) continue;
       await this.o.overlay.attach({ vni: n.vni ?? 0, subnet: n.subnet, gateway: n.gateway }, { id: `${task.taskId}.${a.networkId}`, address: plainAddress(a.address), pid: c.pid, ifname });
     }
-    return started || !existing ? this.report(task.taskId, 'running', 'started', { containerId: c.id }) : undefined;
+    const ports = c.ports.length > 0 ? { ports: c.ports } : {};
+    if (c.health === 'starting') return this.report(task.taskId, 'starting', 'waiting for the healthcheck to pass', { containerId: c.id, ...ports });
+    if (c.health === 'unhealthy') {
+      // Swarm's rule: an unhealthy task is ended and the orchestrator replaces it
+      const why = `healthcheck failed${c.healthLog ? `: ${c.healthLog.split('\n').slice(-1)[0] ?? ''}` : ''}`;
+      const report = this.report(task.taskId, 'failed', why, { containerId: c.id, err: why });
+      this.#unhealthy.set(c.id, report);
+      await this.o.executor.stop(c.id);
+      return report;
+    }
+    // Reported every pass; the agent sends only what changed.
+    return this.report(task.taskId, 'running', 'started', { containerId: c.id, ...ports });
   }
 
   /** Each running task gets the VIPs of the networks it is on; rules change as backends do. */

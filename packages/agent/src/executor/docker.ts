@@ -39,7 +39,32 @@ export interface TaskContainer {
   gwAddress: string | undefined;
   /** Docker network name → the container's address on it. */
   addresses: Record<string, string>;
+  /** The healthcheck's verdict, when the task has one. */
+  health: 'starting' | 'healthy' | 'unhealthy' | undefined;
+  /** The last healthcheck output, to say why a task is unhealthy. */
+  healthLog: string | undefined;
+  ports: { target: number; published: number; protocol: 'tcp' | 'udp'; hostIp?: string }[];
 }
+
+function healthOf(status: string | undefined): TaskContainer['health'] {
+  return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : undefined;
+}
+
+/** Docker's port map ("7000/tcp" → bindings), as the ports a task reports. */
+function portsOf(map: Record<string, { HostIp: string; HostPort: string }[] | null> | undefined): TaskContainer['ports'] {
+  const out: TaskContainer['ports'] = [];
+  for (const [key, bindings] of Object.entries(map ?? {})) {
+    const [target, protocol] = key.split('/');
+    for (const b of bindings ?? []) {
+      // Docker lists an IPv4 and an IPv6 binding for one publish; IPv4 is the one Shoal uses
+      if (b.HostIp.includes(':')) continue;
+      out.push({ target: Number(target), published: Number(b.HostPort), protocol: protocol === 'udp' ? 'udp' : 'tcp', ...(b.HostIp && b.HostIp !== '0.0.0.0' ? { hostIp: b.HostIp } : {}) });
+    }
+  }
+  return out;
+}
+
+const MS = 1_000_000; // Docker takes durations in nanoseconds
 
 function statusCode(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
@@ -184,6 +209,9 @@ export class DockerExecutor {
         specVersion: Number(info.Config.Labels[LABEL_SPEC_VERSION] ?? 0),
         gwAddress: info.NetworkSettings.Networks[GWBRIDGE]?.IPAddress || undefined,
         addresses: Object.fromEntries(Object.entries(info.NetworkSettings.Networks).map(([k, v]) => [k, v.IPAddress])),
+        health: healthOf(info.State.Health?.Status),
+        healthLog: info.State.Health?.Log?.at(-1)?.Output?.trim(),
+        ports: portsOf(info.NetworkSettings.Ports as Record<string, { HostIp: string; HostPort: string }[] | null> | undefined),
       };
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
@@ -237,6 +265,17 @@ export class DockerExecutor {
         [LABEL_SPEC_VERSION]: String(task.specVersion),
       },
       ExposedPorts: exposed,
+      ...(c.healthcheck
+        ? {
+            Healthcheck: {
+              Test: c.healthcheck.test,
+              ...(c.healthcheck.intervalMs !== undefined ? { Interval: c.healthcheck.intervalMs * MS } : {}),
+              ...(c.healthcheck.timeoutMs !== undefined ? { Timeout: c.healthcheck.timeoutMs * MS } : {}),
+              ...(c.healthcheck.retries !== undefined ? { Retries: c.healthcheck.retries } : {}),
+              ...(c.healthcheck.startPeriodMs !== undefined ? { StartPeriod: c.healthcheck.startPeriodMs * MS } : {}),
+            },
+          }
+        : {}),
       HostConfig: {
         NetworkMode: networkMode,
         PortBindings: bindings,

@@ -11,6 +11,10 @@ export const TaskReportSchema = z.object({
   containerId: z.string().optional(),
   exitCode: z.number().int().optional(),
   err: z.string().optional(),
+  /** Host ports the task's container got, a random one (published left out) included. */
+  ports: z
+    .array(z.object({ target: z.number().int().min(1).max(65_535), published: z.number().int().min(1).max(65_535), protocol: z.enum(['tcp', 'udp']), hostIp: z.string().optional() }))
+    .optional(),
 });
 export type TaskReport = z.infer<typeof TaskReportSchema>;
 
