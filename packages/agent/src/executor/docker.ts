@@ -211,7 +211,7 @@ export class DockerExecutor {
         addresses: Object.fromEntries(Object.entries(info.NetworkSettings.Networks).map(([k, v]) => [k, v.IPAddress])),
         health: healthOf(info.State.Health?.Status),
         healthLog: info.State.Health?.Log?.at(-1)?.Output?.trim(),
-        ports: portsOf(info.NetworkSettings.Ports as Record<string, { HostIp: string; HostPort: string }[] | null> | undefined),
+        ports: portsOf(info.NetworkSettings.Ports),
       };
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
