@@ -23,8 +23,10 @@ function checkInvariants(log: Log, allocator: Allocator): void {
   expect(new Set(held.vnis).size).toBe(held.vnis.length);
   const overlaps = held.subnets.flatMap((a, i) => held.subnets.slice(i + 1).filter((b) => cidrsOverlap(parseCidr(a), parseCidr(b))).map((b) => `${a} ${b}`));
   expect(overlaps).toEqual([]);
+  const ports = log.store.list('service').flatMap((sv) => sv.ports.filter((p) => p.mode === 'ingress').map((p) => `${p.published ?? '?'}/${p.protocol}`));
+  expect(new Set(ports).size).toBe(ports.length);
   // No leak: the allocator holds exactly what the store records.
-  expect(allocator.usage()).toEqual({ networks: held.subnets.length, addresses: held.addresses.length });
+  expect(allocator.usage()).toEqual({ networks: held.subnets.length, addresses: held.addresses.length, ports: ports.length });
 }
 
 describe('allocator under random create/scale/delete', () => {
@@ -58,7 +60,9 @@ describe('allocator under random create/scale/delete', () => {
         } else if (r < 0.35 && networks.length > 0) {
           const targets = networks.filter(() => random() < 0.5).map((n) => ({ target: n.spec.name, aliases: [] }));
           const mode = random() < 0.5 ? 'vip' : 'dnsrr';
-          tryPropose({ op: 'create', kind: 'service', object: service(id('s'), id('svc'), { networks: targets, endpoint: { mode, ports: [] } }) });
+          // Ingress ports too, some fixed from a small range so that two services ask for one.
+          const ports = mode === 'vip' && random() < 0.5 ? [{ target: 80, protocol: 'tcp' as const, mode: 'ingress' as const, ...(random() < 0.5 ? { published: 8000 + Math.floor(random() * 4) } : {}) }] : [];
+          tryPropose({ op: 'create', kind: 'service', object: service(id('s'), id('svc'), { networks: targets, endpoint: { mode, ports } }) });
         } else if (r < 0.6 && services.length > 0) {
           const s = pick(services);
           const n = Math.floor(random() * 4) + 1;

@@ -30,6 +30,13 @@ describe('Allocator networks', () => {
     expect(a.allocateNetwork(network('n3', 'other'))?.vni).toBe(VNI_MIN + 1);
   });
 
+  it('refuses an ip-range or a gateway outside the chosen subnet', () => {
+    const a = new Allocator();
+    expect(() => a.allocateNetwork(network('n1', 'x', { ipam: [{ subnet: '10.9.0.0/24', ipRange: '10.9.1.0/28' }] }))).toThrowError(/ipRange: 10\.9\.1\.0\/28 is not inside the subnet/);
+    expect(() => a.allocateNetwork(network('n2', 'y', { ipam: [{ subnet: '10.9.0.0/24', gateway: '10.8.0.1' }] }))).toThrowError(/gateway: 10\.8\.0\.1 is not inside the subnet/);
+    expect(a.usage().networks).toBe(0);
+  });
+
   it('leaves host and none networks without any allocation', () => {
     const a = new Allocator();
     expect(a.allocateNetwork(network('h', 'host', { driver: 'host' }))).toBeUndefined();
@@ -174,7 +181,7 @@ describe('allocatePass', () => {
     settle(log, a);
     log.propose({ op: 'delete', kind: 'task', id: 't1' }, { op: 'delete', kind: 'task', id: 't2' }, { op: 'delete', kind: 'service', id: 's1' }, { op: 'delete', kind: 'network', id: 'n1' });
     settle(log, a);
-    expect(a.usage()).toEqual({ networks: 0, addresses: 0 });
+    expect(a.usage()).toEqual({ networks: 0, addresses: 0, ports: 0 });
     expect(a.allocateNetwork(network('n9', 'again'))).toEqual({ subnet: '10.0.0.0/24', gateway: '10.0.0.1', vni: VNI_MIN });
   });
 
@@ -188,6 +195,33 @@ describe('allocatePass', () => {
     const pass = settle(log, new Allocator());
     expect(pass.problems).toEqual([{ kind: 'network', id: 'n2', message: 'subnet 10.0.5.0/24 of network back overlaps 10.0.0.0/16 of network front' }]);
     expect(log.store.get('network', 'n3')?.allocation?.subnet).toBe('10.1.0.0/24');
+  });
+});
+
+describe('allocatePass: published ports', () => {
+  const ingress = (target: number, published?: number) => ({ target, protocol: 'tcp' as const, mode: 'ingress' as const, ...(published === undefined ? {} : { published }) });
+
+  it('gives an ingress port without a number one from 30000 up, and keeps it on later passes', () => {
+    const log = new Log();
+    const a = new Allocator();
+    log.propose({ op: 'create', kind: 'service', object: service('s1', 'web', { endpoint: { mode: 'vip', ports: [ingress(80, 8080), ingress(443)] } }) });
+    settle(log, a);
+    expect(log.store.get('service', 's1')?.ports.map((p) => p.published)).toEqual([8080, 30000]);
+    const rebuilt = Allocator.rebuild({ networks: [], services: log.store.list('service'), tasks: [] });
+    expect(allocatePass(log.store, rebuilt, log.now).commands).toEqual([]);
+  });
+
+  it('refuses a port another service publishes, naming it, and frees ports with the service', () => {
+    const log = new Log();
+    const a = new Allocator();
+    log.propose({ op: 'create', kind: 'service', object: service('s1', 'web', { endpoint: { mode: 'vip', ports: [ingress(80, 8080)] } }) });
+    settle(log, a);
+    log.propose({ op: 'create', kind: 'service', object: service('s2', 'api', { endpoint: { mode: 'vip', ports: [ingress(80, 8080)] } }) });
+    const pass = settle(log, a);
+    expect(pass.problems).toEqual([{ kind: 'service', id: 's2', message: 'port 8080/tcp is already published by s1' }]);
+    log.propose({ op: 'delete', kind: 'service', id: 's1' });
+    settle(log, a);
+    expect(log.store.get('service', 's2')?.ports.map((p) => p.published)).toEqual([8080]);
   });
 });
 

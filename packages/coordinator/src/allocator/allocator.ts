@@ -1,5 +1,5 @@
-import type { Network, NetworkAllocation, Service, Task, TaskAttachment } from '@shoal/core';
-import { ShoalError, isShoalError, isTerminalTaskState, resolveIpam } from '@shoal/core';
+import type { Network, NetworkAllocation, Port, Service, Task, TaskAttachment } from '@shoal/core';
+import { PortAllocator, ShoalError, isShoalError, isTerminalTaskState, resolveIpam } from '@shoal/core';
 import { NetworkAddresses } from './addresses.js';
 import { macForAddress } from './mac.js';
 import type { SubnetPoolConfig } from './subnets.js';
@@ -34,6 +34,7 @@ export class Allocator {
   readonly #vnis = new VniPool();
   readonly #allocations = new Map<string, NetworkAllocation>();
   readonly #addresses = new Map<string, NetworkAddresses>();
+  readonly #ports = new PortAllocator();
   /** Inconsistencies found while rebuilding, for the leader to log; nothing is double-booked. */
   readonly rebuildProblems: string[] = [];
 
@@ -58,6 +59,11 @@ export class Allocator {
       }
     }
     for (const s of contents.services) {
+      try {
+        a.#ports.assign(s.id, s.ports);
+      } catch (err) {
+        note(`published ports of service ${s.spec.name}`, err);
+      }
       for (const vip of s.vips) {
         try {
           a.#addresses.get(vip.networkId)?.claim(vipOwner(s.id), vip.address);
@@ -202,6 +208,31 @@ export class Allocator {
     return this.#addresses.get(networkId)?.exhausted;
   }
 
+  // ---- published ports ----
+
+  /**
+   * A service's ingress ports with every published number decided: those it asks for, and for
+   * the others the number it was given before (`current`), or a fresh one from 30000–32767.
+   * All or nothing; a port another service publishes is refused naming it.
+   */
+  assignPorts(serviceId: string, wanted: readonly Port[], current: readonly Port[]): Port[] {
+    const pinned = wanted.map((p) => {
+      if (p.mode !== 'ingress' || p.published !== undefined) return p;
+      const before = current.find((c) => c.mode === 'ingress' && c.target === p.target && c.protocol === p.protocol && c.published !== undefined);
+      return before ? { ...p, published: before.published } : p;
+    });
+    return this.#ports.assign(serviceId, pinned);
+  }
+
+  releasePorts(serviceId: string): number {
+    return this.#ports.releaseAll(serviceId);
+  }
+
+  /** Services holding a published port, for reaping those the store dropped. */
+  portOwners(): string[] {
+    return [...new Set(this.#ports.toState().taken.map(([, owner]) => owner))].sort();
+  }
+
   /** Who holds `address` on a network: `task:<id>`, `vip:<service id>`, or nobody. */
   holderOf(networkId: string, address: string): string | undefined {
     return this.#addresses.get(networkId)?.ownerOf(address.split('/')[0] ?? '');
@@ -215,9 +246,9 @@ export class Allocator {
   }
 
   /** Counts, for tests and for `cluster info`. */
-  usage(): { networks: number; addresses: number } {
+  usage(): { networks: number; addresses: number; ports: number } {
     let addresses = 0;
     for (const pool of this.#addresses.values()) addresses += pool.size;
-    return { networks: this.#allocations.size, addresses };
+    return { networks: this.#allocations.size, addresses, ports: this.#ports.toState().taken.length };
   }
 }

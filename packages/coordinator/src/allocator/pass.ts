@@ -35,7 +35,8 @@ export function isAllocated(task: Task, service: Service, view: AllocatorView): 
 
 /**
  * Bring the allocator and the store into line: free what the store no longer holds, then decide
- * what is missing (networks first, since services and tasks take addresses from them). The
+ * what is missing (networks first, since services and tasks take addresses from them; services'
+ * VIPs and published ingress ports; then tasks' addresses). The
  * allocator's own state moves at once; the returned commands record the decisions, and proposing
  * them again after a loss yields the same addresses, since holders are remembered by owner.
  * `now` stamps the tasks' status changes (the leader's clock, passed in).
@@ -52,6 +53,8 @@ export function allocatePass(view: AllocatorView, allocator: Allocator, now: str
     ...tasks.filter((t) => !isTerminalTaskState(t.status.state)).map((t) => taskOwner(t.id)),
     ...services.filter((s) => s.spec.endpoint.mode === 'vip').map((s) => vipOwner(s.id)),
   ]);
+  const liveServices = new Set(services.map((s) => s.id));
+  for (const owner of allocator.portOwners()) if (!liveServices.has(owner)) allocator.releasePorts(owner);
   for (const owner of allocator.owners()) {
     if (liveOwners.has(owner)) continue;
     if (owner.startsWith('task:')) allocator.releaseTask(owner.slice(5));
@@ -80,7 +83,15 @@ export function allocatePass(view: AllocatorView, allocator: Allocator, now: str
       }
     }
     vips.sort((a, b) => (a.networkId < b.networkId ? -1 : 1));
-    if (JSON.stringify(vips) !== JSON.stringify(s.vips)) out.commands.push({ op: 'update', kind: 'service', object: { ...s, vips } });
+    let ports = s.ports;
+    try {
+      ports = allocator.assignPorts(s.id, s.spec.endpoint.ports, s.ports);
+    } catch (err) {
+      out.problems.push({ kind: 'service', id: s.id, message: message(err) });
+    }
+    if (JSON.stringify(vips) !== JSON.stringify(s.vips) || JSON.stringify(ports) !== JSON.stringify(s.ports)) {
+      out.commands.push({ op: 'update', kind: 'service', object: { ...s, vips, ports } });
+    }
   }
 
   const allocated = new Set(allocator.networkIds());
