@@ -41,3 +41,9 @@ export type { Failure } from './scheduler/filters.js';
 export type { OrchestratorView, OrchestrationPass } from './orchestrator/orchestrator.js';
 export type { OrchestratorContext } from './orchestrator/context.js';
 export type { RestartDecision } from './orchestrator/restart.js';
+
+// The dispatcher: what each node is sent.
+export { assignmentFor, taskName } from './dispatcher/assignment.js';
+export { diffAssignments } from './dispatcher/delta.js';
+export type { NodeAssignment, AssignmentView } from './dispatcher/assignment.js';
+export type { AssignmentChanges } from './dispatcher/delta.js';
