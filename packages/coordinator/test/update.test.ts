@@ -177,3 +177,28 @@ describe('rolling update failures', () => {
     expect(c.store.get('service', 's1')?.updateStatus?.state).toBe('paused');
   });
 });
+
+describe('rolling update of a global service', () => {
+  it('leaves the task of a paused node alone until the node is active again', () => {
+    const c = new Cluster();
+    c.log.propose(
+      { op: 'create', kind: 'node', object: node('a') },
+      { op: 'create', kind: 'node', object: node('b') },
+      { op: 'create', kind: 'service', object: service('s1', 'agent', { mode: { kind: 'global' }, update: { ...DEFAULT_UPDATE_CONFIG, parallelism: 0, monitorMs: 0 } }) },
+    );
+    c.settle();
+    const b = c.store.get('node', 'b');
+    if (!b) throw new Error('missing');
+    c.log.propose({ op: 'update', kind: 'node', object: { ...b, spec: { ...b.spec, availability: 'pause' } } });
+    deployImage(c, 'agent:2');
+    c.settle();
+    const v = c.store.specVersion('s1');
+    // Replacing b's task now would stop it and leave nothing in its place.
+    expect(c.wanted('s1').map((t) => [t.nodeId, t.specVersion === v, t.status.state])).toEqual([['a', true, 'running'], ['b', false, 'running']]);
+    const paused = c.store.get('node', 'b');
+    if (!paused) throw new Error('missing');
+    c.log.propose({ op: 'update', kind: 'node', object: { ...paused, spec: { ...paused.spec, availability: 'active' } } });
+    c.settle();
+    expect(c.wanted('s1').every((t) => t.specVersion === v && t.status.state === 'running')).toBe(true);
+  });
+});

@@ -1,8 +1,10 @@
+import type { Node, Task } from '@shoal/core';
 import { isTerminalTaskState } from '@shoal/core';
 import type { ObjectCommand } from '../store/commands.js';
 import type { Store } from '../store/store.js';
 import type { OrchestratorContext } from './context.js';
 import { DEFAULT_HISTORY_LIMIT } from './context.js';
+import { readConstraints, takesNewTasks } from './eligibility.js';
 import { reconcileGlobal } from './global.js';
 import { pruneHistory } from './history.js';
 import { releaseLostNodes } from './node-loss.js';
@@ -10,6 +12,9 @@ import { reconcileReplicated } from './replicated.js';
 import { retireUnstarted } from './unstarted.js';
 import { rollingUpdateStep } from './update.js';
 import { WorkingSet } from './working-set.js';
+
+/** Stands in for a node the store no longer has: it takes nothing. */
+const missingNode = { status: { state: 'down' } } as Node;
 
 export type OrchestratorView = Pick<Store, 'list' | 'get' | 'tasksOfService' | 'specVersion'>;
 
@@ -40,7 +45,10 @@ export function orchestrate(view: OrchestratorView, ctx: OrchestratorContext): O
     releaseLostNodes(ws, service.id, nodeMap, ctx.now);
     wake(reconcileReplicated(ws, service, specVersion, ctx));
     wake(reconcileGlobal(ws, service, specVersion, nodes, ctx));
-    wake(rollingUpdateStep(ws, service, specVersion, ctx));
+    const constraints = readConstraints(service.spec.placement.constraints);
+    // A global task's successor must land on the same node, so only where new tasks may start.
+    const replaceable = (t: Task): boolean => t.nodeId === undefined || t.slot !== undefined || takesNewTasks(nodeMap.get(t.nodeId) ?? missingNode, constraints);
+    wake(rollingUpdateStep(ws, service, specVersion, ctx, replaceable));
     retireUnstarted(ws, ctx.now);
     pruneHistory(ws, service.id, limit);
     const commands = ws.commands();

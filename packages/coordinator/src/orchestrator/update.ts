@@ -11,9 +11,10 @@ const failed = (t: Task): boolean => t.status.state === 'failed' || t.status.sta
  * older spec, each batch waiting until the new tasks run, have been watched for `monitorMs`,
  * and `delayMs` has passed. Failures of new tasks beyond `maxFailureRatio` pause, roll back or
  * are ignored as `failureAction` says. Progress lives in the service's `updateStatus`, so a new
- * leader carries on from the store. Returns when to look again.
+ * leader carries on from the store. Tasks `replaceable` refuses (a global task on a paused node,
+ * whose successor could not be placed there) wait for a later step. Returns when to look again.
  */
-export function rollingUpdateStep(ws: WorkingSet, read: Service, specVersion: number, ctx: OrchestratorContext): number | undefined {
+export function rollingUpdateStep(ws: WorkingSet, read: Service, specVersion: number, ctx: OrchestratorContext, replaceable: (task: Task) => boolean = () => true): number | undefined {
   const service = ws.service(read);
   const status = service.updateStatus;
   const rollingBack = status?.state.startsWith('rollback') ?? false;
@@ -30,7 +31,7 @@ export function rollingUpdateStep(ws: WorkingSet, read: Service, specVersion: nu
   // An ended task on the old spec is replaced too: the new spec deserves its own attempt, even
   // where the restart policy gave up on the old one.
   const stale = wanted
-    .filter((t) => t.specVersion < specVersion && !freshSlots.has(slotKey(t)) && !runningSlots.has(slotKey(t)))
+    .filter((t) => t.specVersion < specVersion && !freshSlots.has(slotKey(t)) && !runningSlots.has(slotKey(t)) && replaceable(t))
     .sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || (slotKey(a) < slotKey(b) ? -1 : 1));
   const setStatus = (next: Omit<UpdateStatus, 'startedAt'> & { startedAt?: string }): void => {
     ws.updateService(read, { ...service, updateStatus: { startedAt: status?.startedAt ?? iso(ctx.now), ...next } });
