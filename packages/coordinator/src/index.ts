@@ -26,6 +26,8 @@ export { reconcileGlobal } from './orchestrator/global.js';
 export { releaseLostNodes } from './orchestrator/node-loss.js';
 export { WorkingSet } from './orchestrator/working-set.js';
 export { DEFAULT_HISTORY_LIMIT } from './orchestrator/context.js';
+export { updatedService, rolledBackService } from './orchestrator/service-update.js';
+export { shapesTasksDifferently } from './store/task-shaping.js';
 
 export type { EntryPosition, ApplyResult, ChangeListener } from './store/store.js';
 export type { Command, ObjectCommand, BatchCommand, CreateCommand, UpdateCommand, DeleteCommand } from './store/commands.js';

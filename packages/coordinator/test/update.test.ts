@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { UpdateConfig } from '@shoal/core';
+import type { Service, UpdateConfig } from '@shoal/core';
 import { DEFAULT_UPDATE_CONFIG } from '@shoal/core';
-import { orchestrate } from '@shoal/coordinator';
+import { orchestrate, rolledBackService, updatedService } from '@shoal/coordinator';
 import { node, service } from './fixtures.js';
 import { Cluster } from './harness.js';
 
@@ -200,5 +200,50 @@ describe('rolling update of a global service', () => {
     c.log.propose({ op: 'update', kind: 'node', object: { ...paused, spec: { ...paused.spec, availability: 'active' } } });
     c.settle();
     expect(c.wanted('s1').every((t) => t.specVersion === v && t.status.state === 'running')).toBe(true);
+  });
+});
+
+describe('updatedService and rolledBackService', () => {
+  function propose(c: Cluster, change: (s: Service) => Service): void {
+    const s = c.store.get('service', 's1');
+    if (!s) throw new Error('missing');
+    c.log.propose({ op: 'update', kind: 'service', object: change(s) });
+  }
+  const at = (c: Cluster): string => new Date(c.now).toISOString();
+
+  it('resumes an update that paused on a failure when the service is deployed again', () => {
+    const c = running({ parallelism: 1, failureAction: 'pause' });
+    propose(c, (s) => updatedService(s, { ...s.spec, container: { ...s.spec.container, image: 'nginx:broken' } }, at(c)));
+    c.step();
+    const fresh = c.wanted('s1').find((t) => t.specVersion === c.store.specVersion('s1'));
+    c.report(fresh?.id ?? '', 'failed');
+    c.settle();
+    expect(c.store.get('service', 's1')?.updateStatus?.state).toBe('paused');
+    c.now += 60_000;
+    propose(c, (s) => updatedService(s, { ...s.spec, container: { ...s.spec.container, image: 'nginx:fixed' } }, at(c)));
+    c.settle();
+    expect(c.store.get('service', 's1')?.updateStatus?.state).toBe('completed');
+    expect(updatedSlots(c)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('starts no rolling update when only the replica count changes', () => {
+    const c = running();
+    propose(c, (s) => updatedService(s, { ...s.spec, mode: { kind: 'replicated', replicas: 2 } }, at(c)));
+    expect(c.store.get('service', 's1')?.updateStatus).toBeUndefined();
+  });
+
+  it('rolls back to the spec before the last update on request', () => {
+    const c = running({ parallelism: 0 });
+    propose(c, (s) => updatedService(s, { ...s.spec, container: { ...s.spec.container, image: 'nginx:2' } }, at(c)));
+    c.settle();
+    propose(c, (s) => rolledBackService(s, at(c)));
+    c.settle();
+    const s = c.store.get('service', 's1');
+    expect([s?.spec.container.image, s?.updateStatus?.state]).toEqual(['nginx:1.27', 'rollback_completed']);
+    expect(updatedSlots(c)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('refuses to roll back a service that was never updated', () => {
+    expect(() => rolledBackService(service('s1', 'web'), '')).toThrowError(expect.objectContaining({ code: 'no_previous_spec' }) as Error);
   });
 });

@@ -7,6 +7,7 @@ import type { ObjectKind, ObjectOf, StoredObject } from './objects.js';
 import { OBJECT_KINDS, keyOf, nameOf } from './objects.js';
 import type { StoreSnapshot } from './snapshot.js';
 import { SNAPSHOT_FORMAT, decodeSnapshot } from './snapshot.js';
+import { shapesTasksDifferently } from './task-shaping.js';
 
 /** Where a command sits in the Raft log. `at` is the leader's clock written into the entry, never the local one. */
 export interface EntryPosition {
@@ -33,24 +34,6 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
-}
-
-/** JSON with sorted keys, so a spec rebuilt in another key order is still the same spec. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
-/**
- * The part of a service spec its tasks are made from. Scaling, the update and rollback settings
- * and service labels change no container, so changing them must not roll every task.
- */
-function taskShaping(spec: Service['spec']): Partial<Service['spec']> {
-  const { mode: _mode, update: _update, rollback: _rollback, labels: _labels, ...rest } = spec;
-  return rest;
 }
 
 /**
@@ -211,7 +194,7 @@ export class Store {
     this.#put(kind, key, object);
     if (kind === 'service') {
       const spec = (object as Service).spec;
-      if (!before || canonical(taskShaping((before as Service).spec)) !== canonical(taskShaping(spec))) this.#specVersions.set(key, at.index);
+      if (!before || shapesTasksDifferently((before as Service).spec, spec)) this.#specVersions.set(key, at.index);
     }
     return (before
       ? { index: at.index, kind, action: 'update', object, previous: before }
