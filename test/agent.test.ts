@@ -54,6 +54,22 @@ describe('agent on the lab', () => {
     sub.unsubscribe();
   });
 
+  it('reads its config file: the labels in it reach the leader', () => {
+    expect(h.registrations.find((r) => r.host === 'h2')?.labels['lab.host']).toBe('h2');
+  });
+
+  it('reconnects to NATS after the server restarts, registers again and keeps heartbeating', async () => {
+    const before = h.node('h1').sessionId;
+    await h.nats.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    await h.nats.start();
+    await eventually('h1 to register again', () => (h.node('h1').sessionId !== before ? true : undefined), 60_000);
+    const beats: string[] = [];
+    const sub = h.nc.subscribe('shoal.c1.node.*.hb', { callback: (_e, m) => beats.push(m.subject) });
+    await eventually('heartbeats again from both nodes', () => (new Set(beats).size === 2 ? true : undefined), 20_000);
+    sub.unsubscribe();
+  });
+
   it('runs assigned tasks on both hosts and reports them running', async () => {
     const placed = [
       { host: 'h1', address: '10.0.5.2' },

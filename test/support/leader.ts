@@ -38,6 +38,8 @@ export class LeaderHarness {
   readonly agents = new Map<string, ChildProcess>();
   readonly logs = new Map<string, string>();
   readonly nodes = new Map<string, RegisteredNode>();
+  /** Every registration, in order: each reconnect of an agent shows up here. */
+  readonly registrations: { host: string; labels: Record<string, string> }[] = [];
   readonly reports = new Map<string, TaskReport>();
   /** Every state each task was reported in, in order. */
   readonly history = new Map<string, string[]>();
@@ -62,6 +64,7 @@ export class LeaderHarness {
         const host = hostByAddress.get(reg.address) ?? 'unknown';
         const sessionId = `s${Date.now()}`;
         this.nodes.set(host, { host, nodeId: reg.nodeId, address: reg.address, sessionId });
+        this.registrations.push({ host, labels: reg.engineLabels });
         m.respond(codec.encode({ v: PROTOCOL_VERSION, kind: 'node.registered', nodeId: reg.nodeId, sessionId, heartbeatPeriodMs: 1000, missedHeartbeats: 3 }));
       },
     });
@@ -73,7 +76,13 @@ export class LeaderHarness {
         }
       },
     });
-    for (const h of this.lab.state.hosts) this.startAgent(h.name);
+    for (const h of this.lab.state.hosts) {
+      // the agent reads its settings from a file, as when it is installed as a service
+      const cfg = [`cluster: ${this.cluster}`, `nats: ${this.nats.url}`, 'dataDir: /var/lib/shoal/agent', 'labels:', `  lab.host: ${h.name}`, ''].join('\n');
+      const w = await this.lab.exec(h.name, ['sh', '-c', 'cat > /etc/shoal/agent.yaml'], { input: cfg });
+      if (w.code !== 0) throw new Error(`writing the agent's config on ${h.name}: ${w.stderr}`);
+      this.startAgent(h.name);
+    }
     await eventually('every agent to register', () => (this.nodes.size === hosts ? true : undefined), 60_000);
   }
 
@@ -88,7 +97,7 @@ export class LeaderHarness {
   }
 
   startAgent(host: string): void {
-    const [cmd, ...args] = this.lab.commandIn(host, [process.execPath, AGENT_BIN, '--cluster', this.cluster, '--nats', this.nats.url, '--data-dir', '/var/lib/shoal/agent']);
+    const [cmd, ...args] = this.lab.commandIn(host, [process.execPath, AGENT_BIN, '--config', '/etc/shoal/agent.yaml']);
     const child = spawn(cmd ?? 'nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const append = (b: Buffer): void => void this.logs.set(host, (this.logs.get(host) ?? '') + b.toString());
     child.stdout?.on('data', append);

@@ -9,7 +9,7 @@ export { DnsServer } from './dns/server.js';
 export type { DnsServerOptions, Upstream } from './dns/server.js';
 export { Agent, AGENT_VERSION } from './agent.js';
 export type { AgentLogger } from './agent.js';
-export { AGENT_DEFAULTS, detectUnderlay, loadNodeId } from './config.js';
+export { AGENT_DEFAULTS, detectUnderlay, loadNodeId, parseAgentConfigFile } from './config.js';
 export type { AgentConfig } from './config.js';
 export { DockerExecutor, GWBRIDGE } from './executor/docker.js';
 export type { TaskContainer } from './executor/docker.js';
