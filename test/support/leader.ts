@@ -51,12 +51,26 @@ export class LeaderHarness {
     readonly natsPort: number,
   ) {}
 
-  async start(hosts: number): Promise<void> {
+  /** With `answer: false` the test brings its own leader (the real dispatcher) instead. */
+  async start(hosts: number, { answer = true }: { answer?: boolean } = {}): Promise<void> {
     await Lab.down(this.labName);
     this.lab = await Lab.up({ name: this.labName, hosts });
     this.nats = new NatsServer(this.lab.state.gateway, this.natsPort);
     await this.nats.start();
     this.nc = await connect({ servers: this.nats.url });
+    if (answer) this.answerRegistrations();
+    for (const h of this.lab.state.hosts) {
+      // the agent reads its settings from a file, as when it is installed as a service
+      const cfg = [`cluster: ${this.cluster}`, `nats: ${this.nats.url}`, 'dataDir: /var/lib/shoal/agent', 'labels:', `  lab.host: ${h.name}`, ''].join('\n');
+      const w = await this.lab.exec(h.name, ['sh', '-c', 'cat > /etc/shoal/agent.yaml'], { input: cfg });
+      if (w.code !== 0) throw new Error(`writing the agent's config on ${h.name}: ${w.stderr}`);
+      this.startAgent(h.name);
+    }
+    if (answer) await eventually('every agent to register', () => (this.nodes.size === hosts ? true : undefined), 60_000);
+  }
+
+  /** Plays the leader's part of registration, and collects task reports. */
+  private answerRegistrations(): void {
     const hostByAddress = new Map(this.lab.state.hosts.map((h) => [h.address, h.name]));
     this.nc.subscribe(`shoal.${this.cluster}.node.*.register`, {
       callback: (_err, m) => {
@@ -76,14 +90,6 @@ export class LeaderHarness {
         }
       },
     });
-    for (const h of this.lab.state.hosts) {
-      // the agent reads its settings from a file, as when it is installed as a service
-      const cfg = [`cluster: ${this.cluster}`, `nats: ${this.nats.url}`, 'dataDir: /var/lib/shoal/agent', 'labels:', `  lab.host: ${h.name}`, ''].join('\n');
-      const w = await this.lab.exec(h.name, ['sh', '-c', 'cat > /etc/shoal/agent.yaml'], { input: cfg });
-      if (w.code !== 0) throw new Error(`writing the agent's config on ${h.name}: ${w.stderr}`);
-      this.startAgent(h.name);
-    }
-    await eventually('every agent to register', () => (this.nodes.size === hosts ? true : undefined), 60_000);
   }
 
   async stop(): Promise<void> {

@@ -49,3 +49,7 @@ export { assignmentFor, taskName } from './dispatcher/assignment.js';
 export { diffAssignments } from './dispatcher/delta.js';
 export type { NodeAssignment, AssignmentView } from './dispatcher/assignment.js';
 export type { AssignmentChanges } from './dispatcher/delta.js';
+export { Dispatcher } from './dispatcher/dispatcher.js';
+export type { DispatcherOptions } from './dispatcher/dispatcher.js';
+export { natsBus } from './dispatcher/bus.js';
+export type { Bus, BusMessage } from './dispatcher/bus.js';
