@@ -216,6 +216,12 @@ export class Agent {
       try {
         const msg = decodeAssignment(codec.decode(m.data));
         if (msg.nodeId !== this.nodeId) throw new Error(`assignment for node ${msg.nodeId} arrived at ${this.nodeId}`);
+        if (msg.kind === 'assign.full' && msg.sessionId !== this.#sessionId) {
+          // A new leader opens a session with a full set: adopt it, and report everything again.
+          this.log.info('session adopted from the leader', { sessionId: msg.sessionId });
+          this.#sessionId = msg.sessionId;
+          this.#reported.clear();
+        }
         const outcome = applyAssignment(this.#held, msg);
         this.log.info('assignment', { kind: msg.kind, seq: msg.seq, outcome: outcome.kind });
         if (outcome.kind === 'applied') {

@@ -53,3 +53,5 @@ export { Dispatcher } from './dispatcher/dispatcher.js';
 export type { DispatcherOptions } from './dispatcher/dispatcher.js';
 export { natsBus } from './dispatcher/bus.js';
 export type { Bus, BusMessage } from './dispatcher/bus.js';
+export { Manager } from './manager.js';
+export type { ManagerOptions } from './manager.js';

@@ -137,10 +137,23 @@ export class Dispatcher {
     this.send(session, true);
   }
 
-  private onHeartbeat(m: BusMessage): void {
+  private async onHeartbeat(m: BusMessage): Promise<void> {
     const hb = decodeHeartbeat(parse(m.data));
-    const session = this.#sessions.get(this.sender(m, hb.nodeId));
-    if (!session || session.sessionId !== hb.sessionId) return; // an old session: it registers again
+    const nodeId = this.sender(m, hb.nodeId);
+    let session = this.#sessions.get(nodeId);
+    if (!session || session.sessionId !== hb.sessionId) {
+      // A session this leader did not open: it took over from another leader, or the node was
+      // declared down. A full assignment under a new session id takes the node in; the agent
+      // adopts the session from it, with no second registration.
+      const node = this.o.store.get('node', nodeId);
+      if (!node) return; // never registered: it must register first
+      session = { nodeId, sessionId: randomBytes(8).toString('hex'), seq: 0, lastSeen: this.#now(), sent: undefined, sentAt: 0 };
+      this.#sessions.set(nodeId, session);
+      if (node.status.state !== 'ready') await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } });
+      this.o.log?.('session taken over', { nodeId });
+      this.send(session, true);
+      return;
+    }
     session.lastSeen = this.#now();
     // The agent missed something (a lost delta): after a grace period, send it everything.
     if (hb.appliedSeq < session.seq && this.#now() - session.sentAt > 2 * this.#period) this.send(session, true);

@@ -1,0 +1,102 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG, type Service } from '@shoal/core';
+import { Manager, natsBus } from '@shoal/coordinator';
+import { LeaderHarness } from './support/leader.js';
+import { eventually } from './support/net.js';
+import { requireLabMachine } from './support/machine.js';
+
+// Three coordinators replicating the store over raft-ts (real TCP, real fsync), the leader's
+// components on whichever leads, and real agents on two lab hosts over a real nats-server.
+const META = { version: 0, createdAt: '', updatedAt: '' };
+const RAFT_PORTS = [17101, 17102, 17103];
+
+function service(id: string, name: string, replicas: number): Service {
+  return {
+    id,
+    meta: META,
+    vips: [],
+    ports: [],
+    spec: {
+      name,
+      labels: {},
+      container: { image: 'shoal/busybox', command: ['sh', '-c', 'trap "exit 0" TERM; nc -ll -p 7000 -e hostname & wait'], env: {}, labels: {}, expose: [] },
+      mode: { kind: 'replicated', replicas },
+      placement: { constraints: [], preferences: [] },
+      resources: { limits: {}, reservations: {} },
+      restartPolicy: DEFAULT_RESTART_POLICY,
+      update: DEFAULT_UPDATE_CONFIG,
+      rollback: DEFAULT_UPDATE_CONFIG,
+      networks: [{ target: 'front', aliases: [] }],
+      endpoint: { mode: 'vip', ports: [] },
+    },
+  };
+}
+
+describe('three coordinators on raft-ts with real agents', () => {
+  const h = new LeaderHarness('cotest', 'co', 14226);
+  const managers: Manager[] = [];
+  let dir = '';
+
+  const leader = (): Manager | undefined => managers.find((m) => m.leading);
+  const running = (m: Manager, name: string): string[] => {
+    const svc = m.store.serviceByName(name);
+    return svc ? m.store.tasksOfService(svc.id).filter((t) => t.desiredState === 'running' && t.status.state === 'running').map((t) => t.status.containerId ?? '').sort() : [];
+  };
+
+  beforeAll(async () => {
+    await requireLabMachine();
+    dir = await mkdtemp(join(tmpdir(), 'shoal-coordinators-'));
+    await h.start(2, { answer: false });
+    const peers = new Map(RAFT_PORTS.map((port, i) => [i + 1, { host: '127.0.0.1', port }]));
+    for (const id of [1, 2, 3]) {
+      const m = new Manager({ cluster: 'co', id, peers, dataDir: join(dir, `c${id}`), bus: natsBus(h.nc), heartbeatPeriodMs: 500, missedHeartbeats: 4 });
+      await m.start();
+      managers.push(m);
+    }
+    await eventually('a leader', () => leader(), 30_000);
+    await eventually('both nodes ready', () => (leader()?.store.list('node').filter((n) => n.status.state === 'ready').length === 2 ? true : undefined), 60_000);
+  });
+
+  afterAll(async () => {
+    for (const m of managers) await m.stop().catch(() => undefined);
+    await h.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a service placed by the leader, and every coordinator holds the same store', async () => {
+    const l = leader();
+    if (!l) throw new Error('no leader');
+    await l.propose({ op: 'create', kind: 'network', object: { id: 'net-front', meta: META, spec: { name: 'front', driver: 'overlay', driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} } } });
+    await l.propose({ op: 'create', kind: 'service', object: service('svc-web', 'web', 4) });
+    await eventually('4 replicas running', () => (running(l, 'web').length === 4 ? true : undefined), 120_000);
+    await eventually('the followers to catch up', () => (managers.every((m) => m.store.index === l.store.index) ? true : undefined), 10_000);
+    const snap = JSON.stringify(l.store.snapshot());
+    for (const m of managers) expect(JSON.stringify(m.store.snapshot())).toBe(snap);
+  });
+
+  it('survives the loss of the leader: a new one takes the agents over, no task is restarted', async () => {
+    const old = leader();
+    if (!old) throw new Error('no leader');
+    const before = running(old, 'web');
+    await old.stop();
+    managers.splice(managers.indexOf(old), 1);
+    const next = await eventually('a new leader', () => leader(), 30_000);
+    // heartbeats keep the nodes ready under the new leader: nothing is declared down or moved
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(next.store.list('node').map((n) => n.status.state)).toEqual(['ready', 'ready']);
+    expect(running(next, 'web')).toEqual(before);
+    // and the new leader is in charge: scaling down reaches the agents
+    const svc = next.store.serviceByName('web');
+    if (!svc) throw new Error('web is gone');
+    await next.propose({ op: 'update', kind: 'service', object: { ...svc, spec: { ...svc.spec, mode: { kind: 'replicated', replicas: 2 } } } });
+    await eventually('2 replicas running', () => (running(next, 'web').length === 2 ? true : undefined), 60_000);
+    await eventually('2 containers left on the hosts', async () => {
+      let n = 0;
+      for (const host of ['h1', 'h2']) n += (await h.lab.exec(host, ['docker', 'ps', '-q', '-f', 'label=io.shoal.cluster=co'])).stdout.trim().split('\n').filter(Boolean).length;
+      return n === 2 ? true : undefined;
+    }, 60_000);
+  });
+});
