@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG, type Service } from '@shoal/core';
+import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG, apiRequest, decodeApiResponse, loadStack, type ApiRequestBody, type ApiResponse, type ApiVerb, type Service } from '@shoal/core';
 import { Manager, natsBus } from '@shoal/coordinator';
 import { LeaderHarness } from './support/leader.js';
 import { eventually } from './support/net.js';
@@ -41,6 +41,12 @@ describe('three coordinators on raft-ts with real agents', () => {
   let dir = '';
 
   const leader = (): Manager | undefined => managers.find((m) => m.leading);
+  let reqs = 0;
+  /** What the CLI does: one API request over NATS, answered by whichever coordinator gets it. */
+  async function api<V extends ApiVerb>(verb: V, body: ApiRequestBody<V>): Promise<ApiResponse> {
+    const msg = await h.nc.request(`shoal.co.api.${verb}`, new TextEncoder().encode(JSON.stringify(apiRequest(`r${++reqs}`, verb, body))), { timeout: 20_000 });
+    return decodeApiResponse(JSON.parse(new TextDecoder().decode(msg.data)));
+  }
   const running = (m: Manager, name: string): string[] => {
     const svc = m.store.serviceByName(name);
     return svc ? m.store.tasksOfService(svc.id).filter((t) => t.desiredState === 'running' && t.status.state === 'running').map((t) => t.status.containerId ?? '').sort() : [];
@@ -98,5 +104,57 @@ describe('three coordinators on raft-ts with real agents', () => {
       for (const host of ['h1', 'h2']) n += (await h.lab.exec(host, ['docker', 'ps', '-q', '-f', 'label=io.shoal.cluster=co'])).stdout.trim().split('\n').filter(Boolean).length;
       return n === 2 ? true : undefined;
     }, 60_000);
+  });
+
+  it('deploys a compose stack through the API, from any coordinator, and refuses bad requests with a reason', async () => {
+    const compose = [
+      'services:',
+      '  api:',
+      '    image: shoal/busybox',
+      '    command: ["sh", "-c", "trap \\"exit 0\\" TERM; nc -ll -p 7000 -e hostname & wait"]',
+      '    networks:',
+      '      back:',
+      '        aliases: [backend]',
+      '    deploy:',
+      '      replicas: 3',
+      '  probe:',
+      '    image: shoal/busybox',
+      '    command: ["sh", "-c", "trap \\"exit 0\\" TERM; sleep 3600 & wait"]',
+      '    networks: [back]',
+      'networks:',
+      '  back:',
+      '    driver: overlay',
+      '    ipam:',
+      '      config:',
+      '        - subnet: 10.20.0.0/24',
+      '',
+    ].join('\n');
+    const { stack } = loadStack({ name: 'shop.yml', text: compose }, { stackName: 'shop' });
+    // several requests, so the queue group hands some to followers, which forward the writes
+    const first = await api('stack.deploy', { spec: stack });
+    expect(first).toMatchObject({ ok: true, body: { created: ['shop_api', 'shop_probe'], networks: ['shop_back'] } });
+    const again = await api('stack.deploy', { spec: stack });
+    expect(again).toMatchObject({ ok: true, body: { created: [], unchanged: ['shop_api', 'shop_probe'] } });
+    await eventually('the stack to run', async () => {
+      const ls = await api('service.ls', { stack: 'shop' });
+      const rows = ls.ok ? (ls.body as { name: string; desired: number; running: number }[]) : [];
+      return rows.length === 2 && rows.every((r) => r.running === r.desired) ? rows : undefined;
+    }, 120_000);
+    const l = leader();
+    if (!l) throw new Error('no leader');
+    const probe = l.store.tasksOfService(l.store.serviceByName('shop_probe')?.id ?? '').find((t) => t.status.state === 'running');
+    const host = h.lab.state.hosts.find((x) => x.address === l.store.get('node', probe?.nodeId ?? '')?.address)?.name ?? 'h1';
+    const vip = l.store.serviceByName('shop_api')?.vips[0]?.address;
+    expect(vip).toMatch(/^10\.20\.0\./);
+    expect((await h.inTask(host, probe?.id ?? '', 'nslookup backend')).out).toContain(vip);
+    expect((await h.inTask(host, probe?.id ?? '', 'nc -w 2 backend 7000')).code).toBe(0);
+
+    const overlap = await api('network.create', { spec: { name: 'other', driver: 'overlay', driverOpts: {}, ipam: [{ subnet: '10.20.0.128/25' }], attachable: false, internal: false, labels: {} } });
+    expect(overlap).toMatchObject({ ok: false, error: { code: 'subnet_overlap', message: 'subnet 10.20.0.128/25 overlaps 10.20.0.0/24 of network shop_back' } });
+    const unknown = await api('service.scale', { service: 'nope', replicas: 2 });
+    expect(unknown).toMatchObject({ ok: false, error: { code: 'no_such_service' } });
+    const malformed = await h.nc.request('shoal.co.api.service.ls', new TextEncoder().encode('{"nonsense":true}'), { timeout: 10_000 });
+    expect(decodeApiResponse(JSON.parse(new TextDecoder().decode(malformed.data)))).toMatchObject({ ok: false, error: { code: 'bad_message' } });
+    expect(l.store.networkByName('other')).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { FileStorage, RaftDriver, TcpTransport, bootstrap, type Endpoint, type Entry, type NodeId, type Snapshot, type StateMachine } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
+import { ApiServer } from './api/server.js';
 import type { Bus } from './dispatcher/bus.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { orchestrate } from './orchestrator/orchestrator.js';
@@ -74,6 +75,7 @@ export class Manager {
   #watch: NodeJS.Timeout | undefined;
   #lead: { dispatcher: Dispatcher; allocator: Allocator; unsubscribe: () => void; wake: NodeJS.Timeout | undefined } | undefined;
   #passQueued = false;
+  #api: ApiServer | undefined;
   #ids = 0;
 
   constructor(private readonly o: ManagerOptions) {}
@@ -102,11 +104,14 @@ export class Manager {
       electionTick: this.o.electionTick ?? 10,
     });
     this.#driver.start();
+    this.#api = new ApiServer({ cluster: this.o.cluster, bus: this.o.bus, backend: this, leading: () => this.leading, ...(this.o.log ? { log: this.o.log } : {}) });
+    this.#api.start();
     this.#watch = setInterval(() => this.watchLeadership(), this.o.tickMs ?? 50);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#watch);
+    this.#api?.stop();
     this.stepDown();
     await this.#driver?.stop();
     await this.#transport?.close();
@@ -143,6 +148,7 @@ export class Manager {
     const unsubscribe = this.store.subscribe(() => this.queuePass());
     this.#lead = { dispatcher, allocator, unsubscribe, wake: undefined };
     dispatcher.start();
+    this.#api?.lead(true);
     this.o.log?.('leading', { id: this.o.id });
     this.queuePass();
   }
@@ -151,6 +157,7 @@ export class Manager {
     const lead = this.#lead;
     if (!lead) return;
     this.#lead = undefined;
+    this.#api?.lead(false);
     lead.dispatcher.stop();
     lead.unsubscribe();
     clearTimeout(lead.wake);

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ShoalError,
+  cidrsOverlap,
+  networkSpecProblems,
+  parseCidr,
+  planStackDeploy,
+  serviceSpecProblems,
+  type ApiRequest,
+  type Network,
+  type NetworkSpec,
+  type Service,
+  type ServiceSpec,
+  type SpecProblem,
+} from '@shoal/core';
+import type { Command, ObjectCommand } from '../store/commands.js';
+import type { Store } from '../store/store.js';
+
+/** What the API needs of a coordinator: the store to read, and Raft to write through. */
+export interface ApiBackend {
+  store: Store;
+  propose(command: Command): Promise<void>;
+}
+
+const META = { version: 0, createdAt: '', updatedAt: '' };
+
+function remove(kind: 'service' | 'network', id: string, version: number): ObjectCommand {
+  return { op: 'delete', kind, id, version };
+}
+const newId = (): string => randomBytes(12).toString('hex');
+
+function refuse(code: string, problems: SpecProblem[], what: string): never {
+  const first = problems[0];
+  throw new ShoalError(code, `${what}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, first ? 'fix the spec and try again' : undefined);
+}
+
+function findService(store: Store, ref: string): Service {
+  const s = store.get('service', ref) ?? store.serviceByName(ref);
+  if (!s) throw new ShoalError('no_such_service', `there is no service ${ref}`, 'see shoal service ls');
+  return s;
+}
+
+function findNetwork(store: Store, ref: string): Network {
+  const n = store.get('network', ref) ?? store.networkByName(ref);
+  if (!n) throw new ShoalError('no_such_network', `there is no network ${ref}`, 'see shoal network ls');
+  return n;
+}
+
+/** A user's subnet may not overlap another network's: named, so the person knows which. */
+function checkSubnet(store: Store, spec: NetworkSpec): void {
+  const wanted = spec.ipam[0]?.subnet;
+  if (!wanted) return;
+  const mine = parseCidr(wanted);
+  for (const other of store.list('network')) {
+    const theirs = other.allocation?.subnet ?? other.spec.ipam[0]?.subnet;
+    if (theirs && cidrsOverlap(mine, parseCidr(theirs))) {
+      throw new ShoalError('subnet_overlap', `subnet ${wanted} overlaps ${theirs} of network ${other.spec.name}`, 'choose a subnet no other network uses, or leave it out to get one from the pool');
+    }
+  }
+}
+
+function networkCreate(store: Store, spec: NetworkSpec, stack?: string): ObjectCommand & { op: 'create' } {
+  const problems = networkSpecProblems(spec);
+  if (problems.length > 0) refuse('bad_network', problems, `network ${spec.name} is invalid`);
+  if (store.networkByName(spec.name)) throw new ShoalError('network_exists', `a network named ${spec.name} already exists`, 'choose another name, or remove it first');
+  checkSubnet(store, spec);
+  return { op: 'create', kind: 'network', object: { id: newId(), meta: META, spec, ...(stack ? { stack } : {}) } };
+}
+
+function serviceCreate(store: Store, spec: ServiceSpec, stack?: string): ObjectCommand & { op: 'create' } {
+  const problems = serviceSpecProblems(spec);
+  if (problems.length > 0) refuse('bad_service', problems, `service ${spec.name} is invalid`);
+  if (store.serviceByName(spec.name)) throw new ShoalError('service_exists', `a service named ${spec.name} already exists`, 'choose another name, or update it');
+  return { op: 'create', kind: 'service', object: { id: newId(), meta: META, spec, vips: [], ports: [], ...(stack ? { stack } : {}) } };
+}
+
+/** A service as `service ls` shows it: desired and running replicas. */
+function summary(store: Store, s: Service): Record<string, unknown> {
+  const tasks = store.tasksOfService(s.id).filter((t) => t.desiredState === 'running');
+  const desired = s.spec.mode.kind === 'replicated' ? s.spec.mode.replicas : tasks.length;
+  return {
+    id: s.id,
+    name: s.spec.name,
+    stack: s.stack,
+    mode: s.spec.mode.kind,
+    image: s.spec.container.image,
+    desired,
+    running: tasks.filter((t) => t.status.state === 'running').length,
+    vips: s.vips,
+  };
+}
+
+function tasksOf(store: Store, s: Service): Record<string, unknown>[] {
+  return store.tasksOfService(s.id).map((t) => ({
+    id: t.id,
+    service: s.spec.name,
+    slot: t.slot,
+    node: t.nodeId ? (store.get('node', t.nodeId)?.hostname ?? t.nodeId) : undefined,
+    desired: t.desiredState,
+    state: t.status.state,
+    message: t.status.message,
+    err: t.status.err,
+    addresses: t.attachments.map((a) => a.address),
+  }));
+}
+
+/**
+ * The verbs of the API, each validated by the request schema first. Writes are proposed
+ * through Raft and answered once applied; a refusal changes nothing.
+ */
+export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
+  const store = b.store;
+  switch (req.verb) {
+    case 'cluster.info':
+      return { nodes: store.count('node'), networks: store.count('network'), services: store.count('service'), tasks: store.count('task'), index: store.index };
+    case 'node.ls':
+      return store.list('node').map((n) => ({ id: n.id, hostname: n.hostname, address: n.address, role: n.spec.role, availability: n.spec.availability, state: n.status.state, labels: n.spec.labels }));
+    case 'network.ls':
+      return store.list('network').map((n) => ({ id: n.id, name: n.spec.name, driver: n.spec.driver, stack: n.stack, subnet: n.allocation?.subnet, gateway: n.allocation?.gateway, vni: n.allocation?.vni }));
+    case 'network.inspect':
+      return findNetwork(store, req.body.network);
+    case 'network.create': {
+      const cmd = networkCreate(store, req.body.spec);
+      await b.propose(cmd);
+      return { id: (cmd.object as Network).id };
+    }
+    case 'network.rm': {
+      const n = findNetwork(store, req.body.network);
+      const users = store.list('service').filter((s) => s.spec.networks.some((x) => x.target === n.spec.name)).map((s) => s.spec.name);
+      if (users.length > 0) throw new ShoalError('network_in_use', `network ${n.spec.name} is in use by ${users.join(', ')}`, 'remove or disconnect those services first');
+      await b.propose({ op: 'delete', kind: 'network', id: n.id, version: n.meta.version });
+      return { id: n.id };
+    }
+    case 'service.create': {
+      const cmd = serviceCreate(store, req.body.spec);
+      for (const n of req.body.spec.networks) findNetwork(store, n.target);
+      await b.propose(cmd);
+      return { id: (cmd.object as Service).id };
+    }
+    case 'service.ls':
+      return store
+        .list('service')
+        .filter((s) => req.body.stack === undefined || s.stack === req.body.stack)
+        .map((s) => summary(store, s));
+    case 'service.inspect':
+      return findService(store, req.body.service);
+    case 'service.ps':
+      return tasksOf(store, findService(store, req.body.service));
+    case 'service.scale': {
+      const s = findService(store, req.body.service);
+      if (s.spec.mode.kind !== 'replicated') throw new ShoalError('not_replicated', `service ${s.spec.name} is global: it runs one task per node`, 'only replicated services scale');
+      await b.propose({ op: 'update', kind: 'service', object: { ...s, spec: { ...s.spec, mode: { kind: 'replicated', replicas: req.body.replicas } } } });
+      return { id: s.id, replicas: req.body.replicas };
+    }
+    case 'service.rm': {
+      const s = findService(store, req.body.service);
+      await b.propose({ op: 'delete', kind: 'service', id: s.id, version: s.meta.version });
+      return { id: s.id };
+    }
+    case 'stack.ls': {
+      const stacks = new Map<string, number>();
+      for (const s of store.list('service')) if (s.stack) stacks.set(s.stack, (stacks.get(s.stack) ?? 0) + 1);
+      return [...stacks].map(([name, services]) => ({ name, services }));
+    }
+    case 'stack.ps':
+      return store.servicesOfStack(req.body.stack).flatMap((s) => tasksOf(store, s));
+    case 'stack.rm': {
+      const services = store.servicesOfStack(req.body.stack);
+      const networks = store.networksOfStack(req.body.stack);
+      if (services.length === 0 && networks.length === 0) throw new ShoalError('no_such_stack', `there is no stack ${req.body.stack}`, 'see shoal stack ls');
+      await b.propose({
+        op: 'batch',
+        commands: services.map((s) => remove('service', s.id, s.meta.version)),
+      });
+      // networks go once their services are gone (the store refuses to drop one in use)
+      if (networks.length > 0) await b.propose({ op: 'batch', commands: networks.map((n) => remove('network', n.id, n.meta.version)) });
+      return { services: services.length, networks: networks.length };
+    }
+    case 'stack.deploy': {
+      const spec = req.body.spec;
+      const current = { services: store.servicesOfStack(spec.name).map((s) => s.spec), networks: store.networksOfStack(spec.name).map((n) => n.spec) };
+      const plan = planStackDeploy(current, spec, req.body.prune === undefined ? {} : { prune: req.body.prune });
+      for (const name of plan.requireNetworks) if (!store.networkByName(name)) plan.problems.push(`external network ${name} does not exist`);
+      if (plan.problems.length > 0) throw new ShoalError('bad_stack', `stack ${spec.name} cannot be deployed: ${plan.problems.join('; ')}`, 'fix the stack file; nothing was changed');
+      // one Raft entry: the whole deploy applies, or none of it does
+      const commands: ObjectCommand[] = [];
+      for (const n of plan.createNetworks) commands.push(networkCreate(store, n, spec.name));
+      for (const s of plan.createServices) commands.push(serviceCreate(store, s, spec.name));
+      for (const s of plan.updateServices) {
+        const cur = findService(store, s.name);
+        commands.push({ op: 'update', kind: 'service', object: { ...cur, spec: s } });
+      }
+      for (const name of plan.removeServices) {
+        const cur = findService(store, name);
+        commands.push({ op: 'delete', kind: 'service', id: cur.id, version: cur.meta.version });
+      }
+      if (commands.length > 0) await b.propose({ op: 'batch', commands });
+      return { created: plan.createServices.map((s) => s.name), updated: plan.updateServices.map((s) => s.name), unchanged: plan.unchangedServices, removed: plan.removeServices, networks: plan.createNetworks.map((n) => n.name) };
+    }
+    default:
+      throw new ShoalError('not_implemented', `${req.verb} is not served by this coordinator yet`, 'see the issues for what is planned');
+  }
+}
