@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Command, StoreChange } from '@shoal/coordinator';
+import type { Command, ObjectCommand, StoreChange } from '@shoal/coordinator';
 import { Store, decodeCommand } from '@shoal/coordinator';
 import { entry, network, node, service, task } from './fixtures.js';
 
@@ -173,6 +173,18 @@ describe('Store batches', () => {
     expect(store.get('service', 's2')).toBeUndefined();
     expect(store.serviceByName('web')?.id).toBe('s1');
     expect(store.tasksOfService('s1')).toEqual([]);
+  });
+
+  it('restores the spec version of a service a refused batch changed or removed', () => {
+    const store = fed({ op: 'create', kind: 'service', object: service('s1', 'web') });
+    const read = store.get('service', 's1');
+    if (!read) throw new Error('missing');
+    const respecced = { ...read, spec: { ...read.spec, container: { ...read.spec.container, image: 'x:2' } } };
+    const refused = (first: Command): boolean => !store.apply({ op: 'batch', commands: [first as ObjectCommand, { op: 'delete', kind: 'node', id: 'nope' }] }, entry(store.index + 1)).ok;
+    expect(refused({ op: 'update', kind: 'service', object: respecced })).toBe(true);
+    expect(store.specVersion('s1')).toBe(1);
+    expect(refused({ op: 'delete', kind: 'service', id: 's1' })).toBe(true);
+    expect(store.specVersion('s1')).toBe(1);
   });
 
   it('emits one change per object written, stamped with the entry index', () => {

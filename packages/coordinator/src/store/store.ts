@@ -21,11 +21,12 @@ export type ApplyResult =
 
 export type ChangeListener = (changes: readonly StoreChange[]) => void;
 
-/** One undo step: what the key held before (undefined: nothing). */
+/** One undo step: what the key held before (undefined: nothing), and a service's spec version. */
 interface Undo {
   kind: ObjectKind;
   key: string;
   before: StoredObject | undefined;
+  specVersion: number | undefined;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -152,7 +153,12 @@ export class Store {
         }
       });
     } catch (err) {
-      for (const u of undo.reverse()) this.#put(u.kind, u.key, u.before);
+      for (const u of undo.reverse()) {
+        this.#put(u.kind, u.key, u.before);
+        if (u.kind !== 'service') continue;
+        if (u.specVersion === undefined) this.#specVersions.delete(u.key);
+        else this.#specVersions.set(u.key, u.specVersion);
+      }
       if (!isShoalError(err)) throw err;
       return { ok: false, index: at.index, error: err };
     }
@@ -168,7 +174,7 @@ export class Store {
       if (!before) throw notFound(kind, command.id);
       if (command.version !== undefined && command.version !== before.meta.version) throw stale(kind, command.id, command.version, before.meta.version);
       if (kind === 'network') this.#checkNetworkUnused(before as Network);
-      undo.push({ kind, key: command.id, before });
+      undo.push({ kind, key: command.id, before, specVersion: this.#specVersions.get(command.id) });
       this.#put(kind, command.id, undefined);
       return { index: at.index, kind, action: 'remove', previous: before } as StoreChange;
     }
@@ -190,7 +196,7 @@ export class Store {
       ...structuredClone(command.object),
       meta: { version: at.index, createdAt: before?.meta.createdAt ?? at.at, updatedAt: at.at },
     });
-    undo.push({ kind, key, before });
+    undo.push({ kind, key, before, specVersion: this.#specVersions.get(key) });
     this.#put(kind, key, object);
     if (kind === 'service') {
       const spec = (object as Service).spec;
