@@ -109,7 +109,7 @@ describe('schedule: filters', () => {
     const onB = task('gb', 's1', { slot: undefined, nodeId: 'b', status: { state: 'pending', message: '', at: '' } });
     const d = schedule(input([node('a', { memoryGb: 1 }), node('b')], [s], [onA, onB]));
     expect(d.placed).toEqual([{ taskId: 'gb', nodeId: 'b' }]);
-    expect(d.unplaced).toEqual([{ taskId: 'ga', reason: 'insufficient memory on every node (the most any has is 1 GB free of the 2 GB reserved)' }]);
+    expect(d.unplaced).toEqual([{ taskId: 'ga', reason: 'node host-a has 1 GB free of the 2 GB of memory reserved' }]);
   });
 
   it('says so when the cluster has no node at all', () => {

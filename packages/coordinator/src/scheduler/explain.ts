@@ -68,3 +68,22 @@ export function explainUnplaced(failures: readonly Failure[], serviceName: strin
   if (ordered.length === 1 && ordered[0]) return clause(ordered[0], true, serviceName);
   return `no suitable node: ${ordered.map((g) => clause(g, false, serviceName)).join('; ')}`;
 }
+
+/** Why a global task cannot run on the one node it belongs to. */
+export function explainOnNode(f: Failure, hostname: string, serviceName: string): string {
+  const who = `node ${hostname}`;
+  switch (f.key) {
+    case 'state':
+      return `${who} is ${f.detail}`;
+    case 'availability':
+      return `${who} is ${f.detail === 'drain' ? 'draining' : 'paused'}`;
+    case 'constraint':
+      return `${who} fails ${f.constraint.text} (it has ${f.detail})`;
+    case 'memory':
+      return `${who} has ${formatBytes(f.free)} free of the ${formatBytes(f.wanted)} of memory reserved`;
+    case 'cpu':
+      return `${who} has ${formatCpus(f.free)} free of the ${formatCpus(f.wanted)} reserved`;
+    case 'max-replicas':
+      return `${who} already runs ${f.max} task${f.max === 1 ? '' : 's'} of ${serviceName} (max replicas per node ${f.max})`;
+  }
+}

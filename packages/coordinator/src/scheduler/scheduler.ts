@@ -1,6 +1,6 @@
 import type { Constraint, Node, Resources, Service, Task } from '@shoal/core';
 import { parseConstraint } from '@shoal/core';
-import { explainUnplaced } from './explain.js';
+import { explainOnNode, explainUnplaced } from './explain.js';
 import type { Failure } from './filters.js';
 import { dynamicFailure, staticFailure } from './filters.js';
 import type { NodeInfo } from './node-info.js';
@@ -94,7 +94,7 @@ export function schedule(input: SchedulerInput): Decision {
       const own = infos.get(task.nodeId);
       const failure = own && (staticFailure(own, judged.constraints) ?? dynamicFailure(own, service));
       if (!own || failure) {
-        decision.unplaced.push({ taskId: task.id, reason: own && failure ? explainUnplaced([failure], service.spec.name) : `node ${task.nodeId} is not in the cluster` });
+        decision.unplaced.push({ taskId: task.id, reason: own && failure ? explainOnNode(failure, own.node.hostname, service.spec.name) : `node ${task.nodeId} is not in the cluster` });
         continue;
       }
       own.add(service.id, service.spec.resources.reservations);
