@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,7 @@ function service(id: string, name: string, replicas: number): Service {
 describe('three coordinators on raft-ts with real agents', () => {
   const h = new LeaderHarness('cotest', 'co', 14226);
   const managers: Manager[] = [];
+  const coordLog: string[] = [];
   let dir = '';
 
   const leader = (): Manager | undefined => managers.find((m) => m.leading);
@@ -58,7 +59,8 @@ describe('three coordinators on raft-ts with real agents', () => {
     await h.start(2, { answer: false });
     const peers = new Map(RAFT_PORTS.map((port, i) => [i + 1, { host: '127.0.0.1', port }]));
     for (const id of [1, 2, 3]) {
-      const m = new Manager({ cluster: 'co', id, peers, dataDir: join(dir, `c${id}`), bus: natsBus(h.nc), heartbeatPeriodMs: 500, missedHeartbeats: 4 });
+      const log = (msg: string, fields?: Record<string, unknown>): void => void coordLog.push(`${new Date().toISOString()} c${id} ${msg} ${JSON.stringify(fields ?? {})}`);
+      const m = new Manager({ cluster: 'co', id, peers, dataDir: join(dir, `c${id}`), bus: natsBus(h.nc), heartbeatPeriodMs: 500, missedHeartbeats: 4, log });
       await m.start();
       managers.push(m);
     }
@@ -68,6 +70,7 @@ describe('three coordinators on raft-ts with real agents', () => {
 
   afterAll(async () => {
     for (const m of managers) await m.stop().catch(() => undefined);
+    await writeFile('.test-results/coordinators.log', coordLog.join('\n') + '\n').catch(() => undefined);
     await h.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });

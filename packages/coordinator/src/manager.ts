@@ -36,6 +36,9 @@ const dec = new TextDecoder();
 
 /** The store as Raft's state machine: every coordinator applies the same entries the same way. */
 class StoreMachine implements StateMachine {
+  /** Refusals by entry index, for the proposer on this coordinator to learn its write failed. */
+  readonly refusals = new Map<number, Error>();
+
   constructor(
     readonly store: Store,
     private readonly log: ManagerOptions['log'],
@@ -54,7 +57,12 @@ class StoreMachine implements StateMachine {
       return;
     }
     const r = this.store.apply(command, { index: entry.index, at: e.at });
-    if (!r.ok) this.log?.('command refused', { index: entry.index, code: r.error.code, err: r.error.message });
+    if (!r.ok) {
+      this.log?.('command refused', { index: entry.index, code: r.error.code, err: r.error.message });
+      this.refusals.set(entry.index, r.error);
+      // only this coordinator's own proposals are looked up, right after they apply
+      if (this.refusals.size > 1000) this.refusals.delete(this.refusals.keys().next().value ?? 0);
+    }
   }
 
   restore(snapshot: Snapshot): void {
@@ -70,11 +78,15 @@ class StoreMachine implements StateMachine {
 export class Manager {
   readonly store = new Store();
   #driver: RaftDriver | undefined;
+  #machine: StoreMachine | undefined;
   #transport: TcpTransport | undefined;
   #storage: FileStorage | undefined;
   #watch: NodeJS.Timeout | undefined;
   #lead: { dispatcher: Dispatcher; allocator: Allocator; unsubscribe: () => void; wake: NodeJS.Timeout | undefined } | undefined;
   #passQueued = false;
+  #passRunning = false;
+  #passAgain = false;
+  #establishing = false;
   #api: ApiServer | undefined;
   #ids = 0;
 
@@ -99,7 +111,7 @@ export class Manager {
       id: this.o.id,
       storage,
       transport: this.#transport,
-      stateMachine: new StoreMachine(this.store, this.o.log),
+      stateMachine: (this.#machine = new StoreMachine(this.store, this.o.log)),
       tickMs: this.o.tickMs ?? 50,
       electionTick: this.o.electionTick ?? 10,
     });
@@ -118,19 +130,45 @@ export class Manager {
     this.#storage?.close();
   }
 
-  /** Proposes a command through Raft; resolves once this coordinator has applied it. */
+  /**
+   * Proposes a command through Raft; resolves once this coordinator has applied it, and rejects
+   * with the store's refusal (a stale version, a name taken) if it was refused when applied.
+   */
   async propose(command: Command): Promise<void> {
     const driver = this.#driver;
     if (!driver) throw new Error('coordinator not started');
     const entry: StoreEntry = { at: new Date().toISOString(), command };
-    await driver.propose(enc.encode(JSON.stringify(entry)), AbortSignal.timeout(10_000));
+    const { index } = await driver.propose(enc.encode(JSON.stringify(entry)), AbortSignal.timeout(10_000));
+    const refused = this.#machine?.refusals.get(index);
+    if (refused) {
+      this.#machine?.refusals.delete(index);
+      throw refused;
+    }
   }
 
   private watchLeadership(): void {
     const status = this.#driver?.status();
     const leader = status?.role === 'leader';
-    if (leader && !this.#lead) this.takeLead();
+    if (leader && !this.#lead && !this.#establishing) void this.establish(status.term);
     else if (!leader && this.#lead) this.stepDown();
+  }
+
+  /**
+   * A new leader may not yet have applied what earlier leaders committed: acting on that store
+   * would, say, re-create tasks that exist. So it first commits an empty entry of its own term;
+   * once that is applied, so is everything before it, and only then does it take the lead.
+   */
+  private async establish(term: number): Promise<void> {
+    this.#establishing = true;
+    try {
+      await this.#driver?.propose(new Uint8Array(0), AbortSignal.timeout(10_000));
+      const status = this.#driver?.status();
+      if (status?.role === 'leader' && status.term === term && !this.#lead) this.takeLead();
+    } catch (err) {
+      this.o.log?.('could not establish leadership', { err: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.#establishing = false;
+    }
   }
 
   private takeLead(): void {
@@ -164,22 +202,50 @@ export class Manager {
     this.o.log?.('no longer leading', { id: this.o.id });
   }
 
+  /**
+   * Passes run one at a time: two overlapping ones would read the same store and both fill the
+   * same empty slot. A change during a pass asks for one more pass after it.
+   */
   private queuePass(): void {
-    if (this.#passQueued || !this.#lead) return;
+    if (!this.#lead) return;
+    if (this.#passRunning) {
+      this.#passAgain = true;
+      return;
+    }
+    if (this.#passQueued) return;
     this.#passQueued = true;
     setImmediate(() => {
       this.#passQueued = false;
-      void this.pass().catch((err: unknown) => this.o.log?.('leader pass failed', { err: err instanceof Error ? err.message : String(err) }));
+      this.#passRunning = true;
+      this.pass()
+        .catch((err: unknown) => this.o.log?.('leader pass failed', { err: err instanceof Error ? err.message : String(err) }))
+        .finally(() => {
+          this.#passRunning = false;
+          if (this.#passAgain) {
+            this.#passAgain = false;
+            this.queuePass();
+          }
+        });
     });
   }
 
-  /** One round of the leader's components; each proposal's commit queues the next round. */
+  /**
+   * One round of the leader's components; each proposal's commit queues the next round. Task
+   * reports commit between a component's read and its proposal: a batch refused for a stale
+   * version is simply computed again from the store as it now is.
+   */
   private async pass(): Promise<void> {
     const lead = this.#lead;
     if (!lead) return;
     const at = new Date().toISOString();
     const batch = async (commands: ObjectCommand[]): Promise<void> => {
-      if (commands.length > 0) await this.propose({ op: 'batch', commands });
+      if (commands.length === 0) return;
+      try {
+        await this.propose({ op: 'batch', commands });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'version_conflict') this.queuePass();
+        else throw err;
+      }
     };
     const orchestration = orchestrate(this.store, { now: Date.now(), newId: () => `t${Date.now().toString(36)}${(++this.#ids).toString(36)}` });
     for (const b of orchestration.batches) await batch(b);
