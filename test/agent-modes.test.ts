@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { macForAddress } from '@shoal/agent';
-import type { NetworkAssignment } from '@shoal/core';
+import { macForAddress, type NetworkAssignment } from '@shoal/core';
 import { LeaderHarness, taskAssignment } from './support/leader.js';
 import { requireLabMachine } from './support/machine.js';
 

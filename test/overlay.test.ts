@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OverlayDriver, macForAddress, sandboxName, type OverlaySpec } from '@shoal/agent';
+import { OverlayDriver, sandboxName, type OverlaySpec } from '@shoal/agent';
+import { macForAddress } from '@shoal/core';
 import { Lab } from '@shoal/lab';
 import { labKernel } from './support/lab-kernel.js';
 import { requireLabMachine } from './support/machine.js';

@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
-import { macForAddress } from '@shoal/agent';
 import {
   PROTOCOL_VERSION,
+  macForAddress,
   decodeNodeRegister,
   decodeTaskStatus,
   type AssignmentMessage,

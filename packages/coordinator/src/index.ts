@@ -10,7 +10,6 @@ export { Allocator, isClusterIpam, taskOwner, vipOwner } from './allocator/alloc
 export { SubnetPool, DEFAULT_SUBNET_POOL_CONFIG } from './allocator/subnets.js';
 export { NetworkAddresses } from './allocator/addresses.js';
 export { allocatePass, isAllocated } from './allocator/pass.js';
-export { macForAddress } from './allocator/mac.js';
 
 // The scheduler.
 export { schedule } from './scheduler/scheduler.js';

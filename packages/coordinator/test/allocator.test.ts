@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Allocator, VNI_MIN, allocatePass, isAllocated, macForAddress } from '@shoal/coordinator';
+import { Allocator, VNI_MIN, allocatePass, isAllocated } from '@shoal/coordinator';
+import { macForAddress } from '@shoal/core';
 import { network, service, task } from './fixtures.js';
 import { Log } from './harness.js';
 

@@ -119,6 +119,7 @@ export type { ShoalEvent } from './protocol/events.js';
 
 // IPAM arithmetic.
 export { parseIpv4, formatIpv4, isIpv4 } from './ipam/ipv4.js';
+export { macForAddress } from './ipam/mac.js';
 export {
   parseCidr,
   formatCidr,

@@ -1,18 +1,4 @@
-/**
- * A task's MAC on an overlay is derived from its address (02:42 + the four IPv4 bytes, the
- * locally administered prefix Docker uses too). Every host can then program static FDB and
- * neighbour entries for remote tasks from cluster state alone, without learning or asking.
- */
-export function macForAddress(ipv4: string): string {
-  const parts = ipv4.split('.');
-  if (parts.length !== 4) throw new Error(`not an IPv4 address: ${ipv4}`);
-  const bytes = parts.map((p) => {
-    const n = Number(p);
-    if (!/^\d{1,3}$/.test(p) || n > 255) throw new Error(`not an IPv4 address: ${ipv4}`);
-    return n;
-  });
-  return ['02', '42', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
-}
+// The MAC rule lives in core (macForAddress), shared with the coordinator's allocator.
 
 /** VXLAN adds 50 bytes (outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8) to every frame. */
 export const VXLAN_OVERHEAD = 50;

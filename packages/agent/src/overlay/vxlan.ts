@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ShoalError } from '@shoal/core';
 import { succeeds, type Kernel } from '../kernel.js';
-import { macForAddress, overlayMtu } from './mac.js';
+import { macForAddress } from '@shoal/core';
+import { overlayMtu } from './mac.js';
 
 /** One overlay network as a host needs to know it. */
 export interface OverlaySpec {

@@ -1,7 +1,7 @@
 import type { Network, NetworkAllocation, Port, Service, Task, TaskAttachment } from '@shoal/core';
-import { PortAllocator, ShoalError, isShoalError, isTerminalTaskState, resolveIpam } from '@shoal/core';
+import { PortAllocator, ShoalError, isShoalError, isTerminalTaskState, macForAddress, resolveIpam } from '@shoal/core';
 import { NetworkAddresses } from './addresses.js';
-import { macForAddress } from './mac.js';
+
 import type { SubnetPoolConfig } from './subnets.js';
 import { DEFAULT_SUBNET_POOL_CONFIG, SubnetPool } from './subnets.js';
 import { VniPool } from './vni.js';
