@@ -42,4 +42,4 @@ fi
 
 say "build"
 npm run --silent build
-chmod +x packages/cli/dist/bin.js packages/agent/dist/bin.js
+chmod +x packages/cli/dist/bin.js packages/agent/dist/bin.js packages/coordinator/dist/bin.js
