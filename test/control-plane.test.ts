@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG, type Network, type Service, type Task } from '@shoal/core';
+import type { Task } from '@shoal/core';
 import { Allocator, Dispatcher, Store, allocatePass, natsBus, orchestrate, schedulePass, type Command } from '@shoal/coordinator';
 import { LeaderHarness } from './support/leader.js';
 import { eventually } from './support/net.js';
 import { requireLabMachine } from './support/machine.js';
+import { overlayNetwork, testService as service } from './support/specs.js';
 
 // The coordinator's leader components — orchestrator, allocator, scheduler, dispatcher — over
 // a real nats-server with real agents on two lab hosts. Only Raft is left out: each proposal is
 // applied to the store at once, as a single coordinator's log would.
-const META = { version: 0, createdAt: '', updatedAt: '' };
 
 class Leader {
   readonly store = new Store();
@@ -57,28 +57,6 @@ class Leader {
   }
 }
 
-function service(id: string, name: string, replicas: number, networks: string[], mode: 'vip' | 'dnsrr' = 'vip'): Service {
-  return {
-    id,
-    meta: META,
-    vips: [],
-    ports: [],
-    spec: {
-      name,
-      labels: {},
-      container: { image: 'shoal/busybox', command: ['sh', '-c', 'trap "exit 0" TERM; nc -ll -p 7000 -e hostname & wait'], env: {}, labels: {}, expose: [] },
-      mode: { kind: 'replicated', replicas },
-      placement: { constraints: [], preferences: [] },
-      resources: { limits: {}, reservations: {} },
-      restartPolicy: DEFAULT_RESTART_POLICY,
-      update: DEFAULT_UPDATE_CONFIG,
-      rollback: DEFAULT_UPDATE_CONFIG,
-      networks: networks.map((target) => ({ target, aliases: [] })),
-      endpoint: { mode, ports: [] },
-    },
-  };
-}
-
 describe('control plane on the lab: leader components, dispatcher, real agents', () => {
   const h = new LeaderHarness('cptest', 'cp', 14225);
   const leader = new Leader();
@@ -107,8 +85,7 @@ describe('control plane on the lab: leader components, dispatcher, real agents',
   });
 
   it('runs a service across both hosts from nothing but the desired state', async () => {
-    const net: Network = { id: 'net-front', meta: META, spec: { name: 'front', driver: 'overlay', driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} } };
-    await leader.propose({ op: 'create', kind: 'network', object: net });
+    await leader.propose({ op: 'create', kind: 'network', object: overlayNetwork('net-front', 'front') });
     await leader.propose({ op: 'create', kind: 'service', object: service('svc-web', 'web', 4, ['front']) });
     await leader.propose({ op: 'create', kind: 'service', object: service('svc-client', 'client', 1, ['front'], 'dnsrr') });
     await eventually('4 web and 1 client running', () => (leader.running('web').length === 4 && leader.running('client').length === 1 ? true : undefined), 120_000);

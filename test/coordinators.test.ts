@@ -2,38 +2,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG, apiRequest, decodeApiResponse, loadStack, type ApiRequestBody, type ApiResponse, type ApiVerb, type Service } from '@shoal/core';
+import { apiRequest, decodeApiResponse, loadStack, type ApiRequestBody, type ApiResponse, type ApiVerb } from '@shoal/core';
 import { Manager, natsBus } from '@shoal/coordinator';
 import { LeaderHarness } from './support/leader.js';
 import { eventually } from './support/net.js';
 import { requireLabMachine } from './support/machine.js';
+import { overlayNetwork, testService } from './support/specs.js';
 
 // Three coordinators replicating the store over raft-ts (real TCP, real fsync), the leader's
 // components on whichever leads, and real agents on two lab hosts over a real nats-server.
-const META = { version: 0, createdAt: '', updatedAt: '' };
 const RAFT_PORTS = [17101, 17102, 17103];
-
-function service(id: string, name: string, replicas: number): Service {
-  return {
-    id,
-    meta: META,
-    vips: [],
-    ports: [],
-    spec: {
-      name,
-      labels: {},
-      container: { image: 'shoal/busybox', command: ['sh', '-c', 'trap "exit 0" TERM; nc -ll -p 7000 -e hostname & wait'], env: {}, labels: {}, expose: [] },
-      mode: { kind: 'replicated', replicas },
-      placement: { constraints: [], preferences: [] },
-      resources: { limits: {}, reservations: {} },
-      restartPolicy: DEFAULT_RESTART_POLICY,
-      update: DEFAULT_UPDATE_CONFIG,
-      rollback: DEFAULT_UPDATE_CONFIG,
-      networks: [{ target: 'front', aliases: [] }],
-      endpoint: { mode: 'vip', ports: [] },
-    },
-  };
-}
 
 describe('three coordinators on raft-ts with real agents', () => {
   const h = new LeaderHarness('cotest', 'co', 14226);
@@ -78,8 +56,8 @@ describe('three coordinators on raft-ts with real agents', () => {
   it('runs a service placed by the leader, and every coordinator holds the same store', async () => {
     const l = leader();
     if (!l) throw new Error('no leader');
-    await l.propose({ op: 'create', kind: 'network', object: { id: 'net-front', meta: META, spec: { name: 'front', driver: 'overlay', driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} } } });
-    await l.propose({ op: 'create', kind: 'service', object: service('svc-web', 'web', 4) });
+    await l.propose({ op: 'create', kind: 'network', object: overlayNetwork('net-front', 'front') });
+    await l.propose({ op: 'create', kind: 'service', object: testService('svc-web', 'web', 4, ['front']) });
     await eventually('4 replicas running', () => (running(l, 'web').length === 4 ? true : undefined), 120_000);
     await eventually('the followers to catch up', () => (managers.every((m) => m.store.index === l.store.index) ? true : undefined), 10_000);
     const snap = JSON.stringify(l.store.snapshot());
