@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRequest, decodeApiResponse, type ApiRequestBody, type ApiResponse, type ApiVerb } from '@shoal/core';
+import { writeFile } from 'node:fs/promises';
+import { shoal } from './support/cli.js';
 import { NatsServer } from './support/nats.js';
 import { eventually } from './support/net.js';
 
@@ -77,5 +79,30 @@ describe('shoal-coordinator process', () => {
     }, 30_000);
     expect(ls.map((x) => [x.name, x.vni])).toEqual([['front', 4096]]);
     expect(output).toContain('coordinator started');
+  });
+
+  it('is driven by the shoal CLI: networks listed, a compose stack deployed, bad files refused with their line', async () => {
+    const target = ['--nats', nats.url, '--cluster', 'proc'];
+    const nets = await shoal(['network', 'ls', ...target]);
+    expect(nets.stderr).toBe('');
+    expect(nets.stdout).toMatch(/^front\s+overlay\s+10\.40\.0\.0\/24\s+4096$/m);
+
+    const file = join(dir, 'shop.yml');
+    await writeFile(file, ['services:', '  web:', '    image: shoal/busybox', '    deploy:', '      replicas: 2', ''].join('\n'));
+    const deploy = await shoal(['stack', 'deploy', '-c', file, 'shop', '--detach', ...target]);
+    expect(deploy.code).toBe(0);
+    expect(deploy.stderr).toBe('stack shop: 1 created, 0 updated, 0 unchanged, 0 removed\n');
+    // no agent in this test: the service exists, with nothing running yet
+    const ls = await shoal(['service', 'ls', '--stack', 'shop', '--json', ...target]);
+    expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ name: 'shop_web', desired: 2, running: 0 })]);
+
+    await writeFile(file, ['services:', '  web:', '    image: shoal/busybox', '    deploy:', '      replicas: three', ''].join('\n'));
+    const bad = await shoal(['stack', 'deploy', '-c', file, 'shop', '--detach', ...target]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/shop\.yml:5.*services\.web\.deploy\.replicas: expected a whole number/);
+
+    const nowhere = await shoal(['service', 'ls', '--nats', 'nats://127.0.0.1:1', '--cluster', 'proc']);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toBe('error: cannot reach NATS at nats://127.0.0.1:1 — check the address and that the cluster runs\n');
   });
 });
