@@ -3,6 +3,8 @@ import type { Bus, BusMessage } from '../dispatcher/bus.js';
 import { handle, type ApiBackend } from './handlers.js';
 
 const enc = new TextEncoder();
+/** How long a write waits for a leader to be elected before it is refused. */
+const LEADER_WAIT_MS = 8000;
 const dec = new TextDecoder();
 
 /** Where a follower forwards a write; only the leader listens on it. */
@@ -48,6 +50,25 @@ export class ApiServer {
     this.lead(false);
   }
 
+  /**
+   * Hands a write to the leader. An election takes a second or so: rather than fail a person's
+   * command for that, wait for a leader a little while (NATS answers "no responders" at once
+   * while none listens).
+   */
+  private async forward(data: Uint8Array): Promise<Uint8Array> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.o.bus.request(leaderApiSubject(this.o.cluster), data, 15_000);
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new ShoalError('no_leader', 'the cluster has no leader to take the change right now', 'try again in a few seconds; if it persists, check that a majority of coordinators run', { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
   private async serve(m: BusMessage, forwarded: boolean): Promise<void> {
     let id = '';
     let response: ApiResponse;
@@ -58,12 +79,8 @@ export class ApiServer {
       if (!forwarded && (s?.kind !== 'api' || s.verb !== req.verb)) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
       if (isWriteVerb(req.verb) && !this.o.leading()) {
         if (forwarded) throw new ShoalError('no_leader', 'this coordinator is no longer the leader', 'try again in a moment');
-        try {
-          m.respond(await this.o.bus.request(leaderApiSubject(this.o.cluster), m.data, 15_000));
-          return;
-        } catch (err) {
-          throw new ShoalError('no_leader', 'the cluster has no leader to take the change right now', 'try again in a few seconds; if it persists, check that a majority of coordinators run', { cause: err });
-        }
+        m.respond(await this.forward(m.data));
+        return;
       }
       response = okResponse(id, await handle(this.o.backend, req));
     } catch (err) {
