@@ -1,16 +1,11 @@
 import { z } from 'zod';
 import { IdSchema } from '../model/common.js';
-import { TaskStateSchema } from '../model/task.js';
+import { TaskStatusSchema } from '../model/task.js';
 import { PROTOCOL_VERSION, decodeWith } from './decode.js';
 
-export const TaskReportSchema = z.object({
+/** A task's status as its node saw it: the status the store keeps, plus what only a node knows. */
+export const TaskReportSchema = TaskStatusSchema.extend({
   taskId: IdSchema,
-  state: TaskStateSchema,
-  message: z.string(),
-  at: z.string(),
-  containerId: z.string().optional(),
-  exitCode: z.number().int().optional(),
-  err: z.string().optional(),
   /** Host ports the task's container got, a random one (published left out) included. */
   ports: z
     .array(z.object({ target: z.number().int().min(1).max(65_535), published: z.number().int().min(1).max(65_535), protocol: z.enum(['tcp', 'udp']), hostIp: z.string().optional() }))
