@@ -12,3 +12,15 @@ describe('docker-compose.yml', () => {
     expect(r.stdout.trim().split('\n').sort()).toEqual(['agent', 'coordinator', 'nats']);
   });
 });
+
+describe('examples/demo.yml', () => {
+  it('is a stack Shoal accepts without errors or warnings', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parseCompose } = await import('@shoal/core');
+    const text = await readFile(`${root}/examples/demo.yml`, 'utf8');
+    const r = parseCompose({ name: 'demo.yml', text }, { stackName: 'demo' });
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    expect(r.stack?.services.map((s) => s.name).sort()).toEqual(['demo_client', 'demo_web']);
+  });
+});
