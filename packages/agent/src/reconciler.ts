@@ -114,8 +114,10 @@ export class Reconciler {
       }
     }
 
-    await this.refreshVips(set, wanted);
-    await this.refreshDns(set, wanted);
+    // one look at Docker after the tasks converged serves both: each look is an inspect per container
+    const now = await this.o.executor.list();
+    await this.refreshVips(set, wanted, now);
+    this.refreshDns(set, wanted, now);
     return reports;
   }
 
@@ -225,9 +227,9 @@ export class Reconciler {
   }
 
   /** Each running task gets the VIPs of the networks it is on; rules change as backends do. */
-  private async refreshVips(set: AssignmentSet, wanted: Map<string, TaskAssignment>): Promise<void> {
+  private async refreshVips(set: AssignmentSet, wanted: Map<string, TaskAssignment>, containers: readonly TaskContainer[]): Promise<void> {
     const live = new Set<number>();
-    for (const c of await this.o.executor.list()) {
+    for (const c of containers) {
       const task = wanted.get(c.taskId);
       if (!task || !c.running || task.networkMode) continue;
       live.add(c.pid);
@@ -240,13 +242,13 @@ export class Reconciler {
   }
 
   /** The resolver's table, rebuilt whole from the set: no stale name survives an assignment. */
-  private async refreshDns(set: AssignmentSet, wanted: Map<string, TaskAssignment>): Promise<void> {
+  private refreshDns(set: AssignmentSet, wanted: Map<string, TaskAssignment>, containers: readonly TaskContainer[]): void {
     const records: NameRecord[] = [];
     for (const n of Object.values(set.networks)) {
       for (const r of n.dns) records.push({ network: n.networkId, name: r.name, addresses: r.addresses });
     }
     const clients: DnsClient[] = [];
-    for (const c of await this.o.executor.list()) {
+    for (const c of containers) {
       const task = wanted.get(c.taskId);
       if (!task) continue;
       // the container asks from its gateway-bridge address, or from its bridge network's
