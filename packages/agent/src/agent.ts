@@ -55,6 +55,7 @@ export class Agent {
   #queue: Promise<void> = Promise.resolve();
   #events: Readable | undefined;
   #hb: NodeJS.Timeout | undefined;
+  #registering = false;
   #docker: Docker | undefined;
   #executor: DockerExecutor | undefined;
   nodeId = '';
@@ -148,6 +149,17 @@ export class Agent {
 
   /** Registers (again after every reconnect) until the leader answers. */
   private async registerLoop(): Promise<void> {
+    // one loop at a time: a reconnect during a registration leaves it to the loop under way
+    if (this.#registering) return;
+    this.#registering = true;
+    try {
+      await this.registerUntilAnswered();
+    } finally {
+      this.#registering = false;
+    }
+  }
+
+  private async registerUntilAnswered(): Promise<void> {
     let delay = 250;
     const docker = this.#docker;
     const executor = this.#executor;
