@@ -1,20 +1,37 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
+import { configPath, loadConfig, pickContext } from './config.js';
 import { ShoalError, apiRequest, decodeApiResponse, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
 
 export interface ClusterTarget {
+  /** One or more NATS URLs, comma-separated as NATS clients take them. */
   natsUrl: string;
   cluster: string;
+  user?: string | undefined;
+  password?: string | undefined;
 }
 
-/** Where the cluster is: flags first, then the environment. */
-export function clusterTarget(opts: { nats?: string; cluster?: string }): ClusterTarget {
-  const natsUrl = opts.nats ?? process.env.SHOAL_NATS_URL;
-  const cluster = opts.cluster ?? process.env.SHOAL_CLUSTER;
+export interface TargetOptions {
+  nats?: string;
+  cluster?: string;
+  context?: string;
+}
+
+/**
+ * Where the cluster is: flags first, then the environment (SHOAL_NATS_URL, SHOAL_CLUSTER,
+ * SHOAL_CONTEXT), then the context chosen in the config file (or its current one).
+ */
+export async function clusterTarget(opts: TargetOptions, env: NodeJS.ProcessEnv = process.env): Promise<ClusterTarget> {
+  const flagUrl = opts.nats ?? env.SHOAL_NATS_URL;
+  const flagCluster = opts.cluster ?? env.SHOAL_CLUSTER;
+  const wanted = opts.context ?? env.SHOAL_CONTEXT;
+  const ctx = flagUrl && flagCluster && wanted === undefined ? undefined : pickContext(await loadConfig(configPath(env)), wanted);
+  const natsUrl = flagUrl ?? ctx?.nats.join(',');
+  const cluster = flagCluster ?? ctx?.cluster;
   if (!natsUrl || !cluster) {
-    throw new ShoalError('no_cluster', 'no cluster to talk to', 'pass --nats URL and --cluster ID (or set SHOAL_NATS_URL and SHOAL_CLUSTER)');
+    throw new ShoalError('no_cluster', 'no cluster to talk to', 'bootstrap one (shoal cluster bootstrap), choose one with --context, or pass --nats URL and --cluster ID');
   }
-  return { natsUrl, cluster };
+  return { natsUrl, cluster, user: env.SHOAL_NATS_USER ?? ctx?.user, password: env.SHOAL_NATS_PASSWORD ?? ctx?.password };
 }
 
 /** One connection to the cluster's API for the life of a command. */
@@ -26,7 +43,12 @@ export class ApiClient {
 
   static async open(target: ClusterTarget): Promise<ApiClient> {
     try {
-      return new ApiClient(await connect({ servers: target.natsUrl, timeout: 5000, name: 'shoal-cli' }), target.cluster);
+      return new ApiClient(await connect({
+          servers: target.natsUrl.split(','),
+          timeout: 5000,
+          name: 'shoal-cli',
+          ...(target.user !== undefined ? { user: target.user, pass: target.password ?? '' } : {}),
+        }), target.cluster);
     } catch (err) {
       throw new ShoalError('unreachable', `cannot reach NATS at ${target.natsUrl}`, 'check the address and that the cluster runs', { cause: err });
     }

@@ -2,20 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { ShoalError, formatDiagnostic, loadStack, type ComposeFile } from '@shoal/core';
-import { ApiClient, clusterTarget } from '../client.js';
+import { ApiClient, clusterTarget, type TargetOptions } from '../client.js';
 import { table, type Io } from '../output.js';
 
-interface Target {
-  nats?: string;
-  cluster?: string;
+interface Target extends TargetOptions {
   json?: boolean;
 }
 
 const targetOptions = (cmd: Command): Command =>
-  cmd.option('--nats <url>', 'NATS URL of the cluster (or SHOAL_NATS_URL)').option('--cluster <id>', 'cluster id (or SHOAL_CLUSTER)');
+  cmd
+    .option('--context <name>', 'which cluster of the config file (or SHOAL_CONTEXT; default: its current one)')
+    .option('--nats <url>', 'NATS URL of the cluster (or SHOAL_NATS_URL)')
+    .option('--cluster <id>', 'cluster id (or SHOAL_CLUSTER)');
 
 async function withClient<T>(opts: Target, fn: (c: ApiClient) => Promise<T>): Promise<T> {
-  const client = await ApiClient.open(clusterTarget(opts));
+  const client = await ApiClient.open(await clusterTarget(opts));
   try {
     return await fn(client);
   } finally {
