@@ -67,6 +67,28 @@ describe('DNS resolver', () => {
     expect(all.sort()).toEqual([...MANY].sort());
   });
 
+  it("gives busybox's nslookup, which reads 512 bytes and never retries over TCP, a full reply of 30 rotating records", async () => {
+    // busybox asks port 53 of the address given: a second resolver there, serving the same names
+    const shared = new DnsTable();
+    const busyboxServer = new DnsServer({ table: shared, address: '127.0.0.9', port: 53, upstreams: [] });
+    await busyboxServer.start();
+    try {
+      shared.replace([{ network: 'front', name: 'many', addresses: MANY }], [{ address: '127.0.0.1', networks: ['front'] }]);
+      const seen = async (): Promise<string[]> => {
+        const r = await run('busybox', ['nslookup', '-type=a', 'many', '127.0.0.9']);
+        return [...r.stdout.matchAll(/^Address: (10\.0\.3\.\d+)$/gm)].map((m) => m[1] ?? '');
+      };
+      const first = await seen();
+      const second = await seen();
+      expect(first).toHaveLength(30);
+      expect(new Set(first).size).toBe(30);
+      for (const a of [...first, ...second]) expect(MANY).toContain(a);
+      expect(second).not.toEqual(first);
+    } finally {
+      await busyboxServer.stop();
+    }
+  });
+
   it('never answers a removed task again', async () => {
     table.replace([{ network: 'front', name: 'web', addresses: ['10.0.1.3'] }], [{ address: '127.0.0.2', networks: ['front'] }]);
     for (let i = 0; i < 5; i++) expect((await dig('127.0.0.2', 'web', '+short')).trim()).toBe('10.0.1.3');

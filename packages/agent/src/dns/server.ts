@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import type { Answer, Packet } from 'dns-packet';
+import type { Packet } from 'dns-packet';
 import type { DnsTable } from './table.js';
 
 export interface Upstream {
@@ -28,6 +28,8 @@ type Rcode = keyof typeof RCODES;
 
 /** Plain DNS over UDP caps an answer at 512 bytes unless the client's EDNS says more. */
 const CLASSIC_UDP_LIMIT = 512;
+/** A name pointer, type, class, TTL, length and four address bytes. */
+const A_RECORD_BYTES = 16;
 
 function udpLimit(query: Packet): number {
   const opt = query.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
@@ -132,22 +134,41 @@ export class DnsServer {
     if (found.kind === 'forward') return this.forward(msg, query, transport);
     if (found.kind === 'nxdomain') return this.reply(query, 'NXDOMAIN', [], transport);
     // a known name has only A records: other types get an empty NOERROR, not NXDOMAIN
-    const answers: Answer[] =
-      q.type === 'A' ? found.addresses.map((data) => ({ type: 'A', name: q.name, class: 'IN', ttl: 0, data })) : [];
-    return this.reply(query, 'NOERROR', answers, transport);
+    return this.reply(query, 'NOERROR', q.type === 'A' ? found.addresses : [], transport);
   }
 
-  private reply(query: Packet, rcode: Rcode, answers: Answer[], transport: 'udp' | 'tcp'): Buffer {
-    const base = {
-      type: 'response' as const,
+  /**
+   * A answers are written by hand so that each names the question by a pointer (0xC00C) instead
+   * of repeating it: 16 bytes each, so a classic 512-byte reply holds 30 of them whatever the
+   * name's length. A reply too large for a UDP client carries as many as fit, with TC set:
+   * dig asks again over TCP and gets all, while a client that never uses TCP (busybox's
+   * nslookup reads 512 bytes and ignores TC) still gets a full reply, and thanks to the
+   * rotation a different part of the set on each query.
+   */
+  private reply(query: Packet, rcode: Rcode, addresses: readonly string[], transport: 'udp' | 'tcp'): Buffer {
+    const head = dnsPacket.encode({
+      type: 'response',
       id: query.id ?? 0,
       flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | RCODES[rcode],
       questions: query.questions ?? [],
-    };
-    const full = dnsPacket.encode({ ...base, answers });
-    if (transport === 'tcp' || full.length <= udpLimit(query)) return full;
-    // too large for this UDP client: say so (TC), and it asks again over TCP
-    return dnsPacket.encode({ ...base, flags: base.flags | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
+    });
+    const room = transport === 'tcp' ? addresses.length : Math.floor((udpLimit(query) - head.length) / A_RECORD_BYTES);
+    const count = Math.max(0, Math.min(addresses.length, room));
+    const out = Buffer.alloc(head.length + count * A_RECORD_BYTES);
+    head.copy(out);
+    if (count < addresses.length) out.writeUInt16BE(out.readUInt16BE(2) | dnsPacket.TRUNCATED_RESPONSE, 2);
+    out.writeUInt16BE(count, 6);
+    let at = head.length;
+    for (const address of addresses.slice(0, count)) {
+      out.writeUInt16BE(0xc00c, at); // the question's name, at offset 12
+      out.writeUInt16BE(1, at + 2); // A
+      out.writeUInt16BE(1, at + 4); // IN
+      out.writeUInt32BE(0, at + 6); // TTL 0: never cached, so a change is seen at once
+      out.writeUInt16BE(4, at + 10);
+      for (const [i, octet] of address.split('.').entries()) out.writeUInt8(Number(octet), at + 12 + i);
+      at += A_RECORD_BYTES;
+    }
+    return out;
   }
 
   private async forward(msg: Buffer, query: Packet, transport: 'udp' | 'tcp'): Promise<Buffer> {
