@@ -61,6 +61,7 @@ describe('assignmentFor', () => {
     expect(dns.shop_web).toEqual(['10.0.1.2']);
     expect(dns.web).toEqual(['10.0.1.2']);
     expect(dns['tasks.shop_web']).toEqual(['10.0.1.3', '10.0.1.4']);
+    expect(dns['tasks.web']).toEqual(['10.0.1.3', '10.0.1.4']);
     expect(dns.shop_db).toEqual(['10.0.1.5']);
     expect(dns.db).toEqual(['10.0.1.5']);
     expect(dns['shop_web.1.t-web1']).toEqual(['10.0.1.3']);

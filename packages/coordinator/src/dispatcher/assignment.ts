@@ -112,6 +112,8 @@ function networkAssignment(view: AssignmentView, net: Network): NetworkAssignmen
       add(service.spec.name, address);
       for (const alias of onNet?.aliases ?? []) add(alias, address);
     }
+    // as Docker does, an alias of the service also names its tasks: `tasks.web` in stack shop
+    for (const alias of onNet?.aliases ?? []) for (const address of backends) add(`tasks.${alias}`, address);
   }
   const dns: DnsRecord[] = [...names].map(([name, addresses]) => ({ name, addresses })).sort((a, b) => a.name.localeCompare(b.name));
   return {
