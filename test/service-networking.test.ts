@@ -120,7 +120,8 @@ describe('service networking across three hosts, through a real coordinator', ()
   beforeAll(async () => {
     await requireLabMachine();
     dir = await mkdtemp(join(tmpdir(), 'shoal-sn-'));
-    await h.start(3, { answer: false });
+    // jumbo frames on the underlay: the overlay must carry them end to end
+    await h.start(3, { answer: false, mtu: 9000 });
     manager = new Manager({ cluster: 'sn', id: 1, peers: new Map([[1, { host: '127.0.0.1', port: 17111 }]]), dataDir: join(dir, 'c1'), bus: natsBus(h.nc), heartbeatPeriodMs: 500, missedHeartbeats: 4 });
     await manager.start();
     await eventually('three nodes ready', () => (manager.leading && store().list('node').filter((n) => n.status.state === 'ready').length === 3 ? true : undefined), 60_000);
@@ -145,6 +146,19 @@ describe('service networking across three hosts, through a real coordinator', ()
         expect((await inTask(from, `ping -c 1 -W 3 shop_web.${to.slot ?? ''}.${to.id}`)).code).toBe(0);
       }
     }
+  });
+
+  it('carries jumbo frames: the overlay MTU is the underlay 9000 less 50, and 8900-byte pings cross hosts', async () => {
+    const [a, b] = running('shop_web');
+    if (!a || !b) throw new Error('missing tasks');
+    // the interface holding the task's overlay address (eth0 is the host-local egress one)
+    const ifname = (await inTask(a, `ip -o -4 addr show | grep " ${addressOn(a, 'shop_a')}/" | cut -d" " -f2`)).out;
+    expect(ifname).toMatch(/^eth\d+$/);
+    expect((await inTask(a, `cat /sys/class/net/${ifname}/mtu`)).out).toBe('8950');
+    // and a ping larger than any 1500-byte path could carry in one frame crosses hosts
+    const ping = await inTask(a, `ping -c 2 -W 3 -s 8900 ${addressOn(b, 'shop_a')}`);
+    expect(ping.code).toBe(0);
+    expect(ping.out).toMatch(/8908 bytes from/);
   });
 
   it('answers tasks.web with every replica, in an order that rotates between queries', async () => {

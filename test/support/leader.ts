@@ -52,9 +52,9 @@ export class LeaderHarness {
   ) {}
 
   /** With `answer: false` the test brings its own leader (the real dispatcher) instead. */
-  async start(hosts: number, { answer = true }: { answer?: boolean } = {}): Promise<void> {
+  async start(hosts: number, { answer = true, mtu }: { answer?: boolean; mtu?: number } = {}): Promise<void> {
     await Lab.down(this.labName);
-    this.lab = await Lab.up({ name: this.labName, hosts });
+    this.lab = await Lab.up({ name: this.labName, hosts, ...(mtu !== undefined ? { mtu } : {}) });
     this.nats = new NatsServer(this.lab.state.gateway, this.natsPort);
     await this.nats.start();
     this.nc = await connect({ servers: this.nats.url });
