@@ -109,6 +109,23 @@ describe('agent network modes', () => {
     expect(await h.inTask('h1', 'mv-1', 'hostname')).toEqual({ code: 0, out: 'mv-1' });
   });
 
+  it("fails only the task whose overlay subnet the host already routes, saying which route", async () => {
+    const base = h.lab.state.subnet.split('.').slice(0, 3).join('.');
+    // the lab's underlay subnet is routed on every host (dev eth0): an overlay on it would cut
+    // its containers off from the other hosts
+    const routed: NetworkAssignment = { ...local('net-routed', 'routed', 'overlay', h.lab.state.subnet, `${base}.1`), vni: 4700 };
+    const fine: NetworkAssignment = { ...local('net-fine', 'fine', 'overlay', '10.0.47.0/24', '10.0.47.1'), vni: 4701 };
+    h.assign('h1', [taskAssignment('routed-1', 'routed', 1, [{ networkId: 'net-routed', address: `${base}.150` }]), taskAssignment('fine-1', 'fine', 1, [{ networkId: 'net-fine', address: '10.0.47.2' }])], [routed, fine]);
+    const r = await h.until('routed-1', 'rejected', 60_000);
+    expect(r.message).toContain(`network routed's subnet ${h.lab.state.subnet} overlaps this host's route to ${h.lab.state.subnet} (dev eth0)`);
+    await h.until('fine-1', 'running');
+    const netns = (await h.lab.exec('h1', ['ip', 'netns', 'list'])).stdout;
+    expect(netns).toContain('shoal-ov-4701');
+    expect(netns).not.toContain('shoal-ov-4700');
+    h.assign('h1', [], []);
+    await h.until('fine-1', 'shutdown', 60_000);
+  });
+
   it('fails a task whose published port is taken on the host, and only that one', async () => {
     const port = { target: 7000, published: 8090, protocol: 'tcp' as const, mode: 'host' as const };
     h.assign('h2', [taskAssignment('p-1', 'pub', 1, [], { hostPorts: [port] })], []);

@@ -134,6 +134,22 @@ export class Reconciler {
       if (n.driver === 'overlay' && n.vni !== undefined) nets.overlays.set(n.networkId, n);
       else if (LOCAL_DRIVERS.has(n.driver)) nets.locals.set(n.networkId, n);
     }
+    // checked when a network first comes to this host: one already serving tasks stays
+    for (const n of [...nets.overlays.values()]) {
+      if (await this.o.overlay.exists(n.vni ?? 0)) continue;
+      const routed = await this.o.overlay.routeOverlapping(n.subnet);
+      if (routed) {
+        nets.overlays.delete(n.networkId);
+        nets.failed.set(
+          n.networkId,
+          new ShoalError(
+            'subnet_routed',
+            `network ${n.name}'s subnet ${n.subnet} overlaps this host's route to ${routed.dst} (dev ${routed.dev}): its containers could not reach that part of the host's network`,
+            'give the network a subnet this host does not route',
+          ),
+        );
+      }
+    }
     for (const n of nets.overlays.values()) {
       const vni = n.vni ?? 0;
       await this.o.overlay.ensureNetwork({ vni, subnet: n.subnet, gateway: n.gateway });

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ShoalError } from '@shoal/core';
+import { ShoalError, cidrsOverlap, macForAddress, parseCidr } from '@shoal/core';
 import { succeeds, type Kernel } from '../kernel.js';
-import { macForAddress } from '@shoal/core';
 import { overlayMtu } from './mac.js';
 
 /** One overlay network as a host needs to know it. */
@@ -97,6 +96,22 @@ export class OverlayDriver {
     const [link] = JSON.parse(out) as { mtu: number }[];
     if (!link) throw new ShoalError('no_underlay', `underlay device ${this.host.underlayDevice} not found`);
     return overlayMtu(link.mtu);
+  }
+
+  /**
+   * A route of this host that an overlay's subnet would shadow: inside a container the overlay's
+   * interface would win, so that part of the host's network would be out of its reach. The
+   * default route overlaps everything and shadows nothing.
+   */
+  async routeOverlapping(subnet: string): Promise<{ dst: string; dev: string } | undefined> {
+    const mine = parseCidr(subnet);
+    const routes = JSON.parse(await this.kernel.run(['ip', '-j', '-4', 'route', 'show', 'table', 'main'])) as { dst: string; dev?: string }[];
+    for (const r of routes) {
+      if (r.dst === 'default') continue;
+      const dst = r.dst.includes('/') ? r.dst : `${r.dst}/32`;
+      if (cidrsOverlap(mine, parseCidr(dst))) return { dst, dev: r.dev ?? '?' };
+    }
+    return undefined;
   }
 
   async exists(vni: number): Promise<boolean> {
