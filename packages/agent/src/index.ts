@@ -1,5 +1,5 @@
 export { overlayMtu, VXLAN_OVERHEAD } from './overlay/mac.js';
-export { OverlayDriver, sandboxName, vethNames } from './overlay/vxlan.js';
+export { OverlayDriver, sandboxName, endpointTempName } from './overlay/vxlan.js';
 export type { OverlaySpec, OverlayHost, LocalEndpoint, RemoteEndpoint, OverlayKernelState } from './overlay/vxlan.js';
 export { localKernel, succeeds } from './kernel.js';
 export type { Kernel } from './kernel.js';
