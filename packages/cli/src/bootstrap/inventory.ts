@@ -77,7 +77,7 @@ export function parseInventory(text: string, file: string): Inventory {
   };
   const firstError = doc.errors[0];
   if (firstError) {
-    const line = firstError.linePos?.[0]?.line;
+    const line = lines.linePos(firstError.pos[0]).line;
     throw new ShoalError('bad_inventory', `${file}${line ? `:${line}` : ''}: not valid YAML: ${firstError.message.split('\n')[0] ?? ''}`, 'fix the YAML syntax');
   }
   const root = doc.contents;
