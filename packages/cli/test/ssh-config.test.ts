@@ -70,7 +70,7 @@ describe('ssh_config', () => {
   it('settles a target: the inventory host first, then ssh config, then inventory defaults; jumps resolved too', () => {
     const t = resolveTarget('db', 'db1', { user: 'ops' }, { port: 2022, identityFile: '/keys/default' }, parsed, '/inv/known_hosts', {});
     expect(t).toMatchObject({ label: 'db', host: '10.0.0.5', user: 'ops', port: 22, agent: undefined });
-    expect(t.identityFiles).toEqual([`${homedir()}/.ssh/id_ed25519`, '/keys/default']);
+    expect(t.identityFiles).toEqual(['/keys/default', `${homedir()}/.ssh/id_ed25519`]);
     expect(t.knownHostsFiles).toEqual(['/inv/known_hosts', '/etc/shoal-known', '/path with space/kh']);
     expect(t.jump).toMatchObject({ host: 'bastion', user: 'deploy', port: 2222 });
     const plain = resolveTarget('x', '10.1.1.1', {}, {}, parseSshConfig(''), undefined, { SSH_AUTH_SOCK: '/run/agent.sock' });

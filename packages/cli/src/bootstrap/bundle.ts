@@ -65,6 +65,7 @@ export async function buildBundle(): Promise<Bundle> {
     if (!existsSync(join(ROOT, f))) throw new ShoalError('no_build', `${f} is missing`, 'build first: npm run build');
   }
   const esbuild = await import('esbuild-wasm');
+  // the wasm service keeps the process alive until stopped, failed build or not
   const result = await esbuild.build({
     stdin: { contents: ENTRY, resolveDir: ROOT, sourcefile: 'shoal-entry.mjs', loader: 'js' },
     absWorkingDir: ROOT,
@@ -92,8 +93,7 @@ export async function buildBundle(): Promise<Bundle> {
         },
       },
     ],
-  });
-  await esbuild.stop();
+  }).finally(() => esbuild.stop());
   const out = result.outputFiles[0];
   if (!out) throw new ShoalError('bundle_failed', 'esbuild produced no output', 'run npm run build and try again');
   const hash = sha256(Buffer.from(out.contents));

@@ -32,13 +32,14 @@ export async function removeHost(o: BootstrapOptions & { name: string }): Promis
   const progress = new HostProgress(o.io, o.tty, scope.map((x) => x.name));
   const failures = new Map<string, string>();
   const connected = await connectAndCheck(l, scope, { acceptNewHostKeys: o.acceptNewHostKeys, env, progress, failures, checkPorts: false, strict: false });
+  // an open NATS connection would keep the process alive after an error
+  let client: ApiClient | undefined;
   try {
     const self = connected.find((c) => c.h.name === o.name);
     if (!self) throw new ShoalError('unreachable', `cannot reach ${o.name}: ${failures.get(o.name) ?? 'unknown'}`, 'fix the connection and run again');
     const cf = clusterFile(l.inv, (x) => clusterAddress(l, x, env));
     const secret = await settleSecret(l.inv.cluster, connected, env);
     const notes: string[] = [];
-    let client: ApiClient | undefined;
     try {
       client = await ApiClient.open(adminTarget(cf, secret));
     } catch {
@@ -69,13 +70,16 @@ export async function removeHost(o: BootstrapOptions & { name: string }): Promis
       [
         'for ns in $(ip netns list 2>/dev/null | awk \'{print $1}\' | grep \'^shoal-ov-\'); do ip netns del "$ns"; done',
         ...(manager === 'systemd' ? [`rm -f /etc/systemd/system/${unitName('agent')}`, 'systemctl daemon-reload'] : []),
-        `rm -rf ${REMOTE.etc} ${REMOTE.bundleDir} ${REMOTE.binDir} ${REMOTE.agentData} ${REMOTE.run}`,
+        // the folders themselves may be mount points (they are on the lab's hosts): empty them
+        `for d in ${REMOTE.etc} ${REMOTE.run}; do [ -d $d ] && find $d -mindepth 1 -delete; done`,
+        `rm -rf ${REMOTE.bundleDir} ${REMOTE.binDir} ${REMOTE.agentData}`,
       ].join('\n'),
     );
     const removed = await api('node.rm', (c) => c.call('node.rm', { node: o.name, force: true }));
     if (!removed) notes.push(`node ${o.name} stays in the cluster's node list (down) until node.rm exists`);
     progress.done(o.name, 'removed');
     await client?.close().catch(() => undefined);
+    client = undefined;
 
     // the coordinators' NATS servers forget the node's user
     const rest = { ...l.inv, hosts: l.inv.hosts.filter((x) => x.name !== o.name) };
@@ -101,6 +105,7 @@ export async function removeHost(o: BootstrapOptions & { name: string }): Promis
     return failures.size > 0 ? EXIT_FAILED : EXIT_OK;
   } finally {
     progress.stop();
+    await client?.close().catch(() => undefined);
     for (const c of connected) c.host.ssh.close();
   }
 }

@@ -30,7 +30,8 @@ const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(
 
 /**
  * Settles how to reach `alias`: what the inventory says for this host wins, then the ssh
- * config, then the inventory's defaults, then OpenSSH's own defaults.
+ * config, then the inventory's defaults, then OpenSSH's own defaults. Keys are tried in order:
+ * the inventory's, then the ssh config's, then ssh-agent's.
  */
 export function resolveTarget(
   label: string,
@@ -43,7 +44,8 @@ export function resolveTarget(
   depth = 0,
 ): SshTarget {
   const c = resolveSshHost(config, alias);
-  const identityFiles = [given.identityFile, ...c.identityFiles, defaults.identityFile].filter((f): f is string => f !== undefined);
+  // a host's own key replaces the inventory's default one; the ssh config's add up, as in OpenSSH
+  const identityFiles = [given.identityFile ?? defaults.identityFile, ...c.identityFiles].filter((f): f is string => f !== undefined);
   const knownHostsFiles = [...(extraKnownHosts ? [extraKnownHosts] : []), ...c.userKnownHostsFiles];
   if (knownHostsFiles.length === 0) knownHostsFiles.push(join(homedir(), '.ssh', 'known_hosts'));
   let jump: SshTarget | undefined;
