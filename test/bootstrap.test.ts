@@ -34,11 +34,14 @@ class Workspace {
     return { SHOAL_CONFIG: join(this.dir, 'config', 'config.yaml'), SSH_AUTH_SOCK: '' };
   }
 
-  async init(): Promise<void> {
+  /** `jumps`: hosts reached through another one (ProxyJump), e.g. { h3: 'h1' }. */
+  async init(jumps: Record<string, string> = {}): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), 'shoal-bootstrap-'));
     // no IdentityFile here: the inventory names the key, so a wrong one is the only one tried
     const conf = this.lab.state.hosts
-      .map((h) => [`Host ${h.name}`, `  HostName ${h.address}`, '  User root', '  IdentitiesOnly yes', `  UserKnownHostsFile ${this.knownHosts}`, ''].join('\n'))
+      .map((h) =>
+        [`Host ${h.name}`, `  HostName ${h.address}`, '  User root', '  IdentitiesOnly yes', `  UserKnownHostsFile ${this.knownHosts}`, ...(jumps[h.name] ? [`  ProxyJump ${jumps[h.name]}`] : []), ''].join('\n'),
+      )
       .join('\n');
     await writeFile(join(this.dir, 'ssh.conf'), conf);
     await writeFile(this.knownHosts, '');
@@ -189,7 +192,7 @@ describe('shoal cluster bootstrap: one coordinator and two workers over SSH', ()
       (await lab.exec('h2', ['sh', '-c', `docker exec $(docker ps -q -f label=io.shoal.service.name=shop_worker | head -1) sh -c '${cmd}'`], { timeoutMs: 30_000 })).stdout.trim();
     // a task reports running once started; its resolver and VIP follow the next assignment
     const answer = await eventually('web to answer from h2', async () => {
-      const a = await inWorker('wget -q -T 5 -O - http://web');
+      const a = await inWorker('wget -q -O - http://web');
       return a === '' ? undefined : a;
     }, 60_000);
     expect(webIds).toContain(answer);
@@ -254,7 +257,7 @@ describe('shoal cluster bootstrap: three coordinators', () => {
     await Lab.down('boot2');
     lab = await Lab.up({ name: 'boot2', hosts: 3, subnet: '192.168.233.0/24' });
     ws = new Workspace(lab);
-    await ws.init();
+    await ws.init({ h3: 'h1' });
   });
 
   afterAll(async () => {
@@ -262,7 +265,7 @@ describe('shoal cluster bootstrap: three coordinators', () => {
     if (ws?.dir) await rm(ws.dir, { recursive: true, force: true });
   });
 
-  it('stands up three coordinators with clustered NATS, and the API answers through each of them', async () => {
+  it('stands up three coordinators with clustered NATS (one reached through a jump host), and the API answers through each of them', async () => {
     const inv = await ws.inventory('hosts.yaml', 'trio', [
       { name: 'h1', role: 'coordinator' },
       { name: 'h2', role: 'coordinator' },
@@ -271,10 +274,25 @@ describe('shoal cluster bootstrap: three coordinators', () => {
     const r = await ws.bootstrap(inv, '--accept-new-host-keys');
     expect(r.code, show(r)).toBe(0);
     expect(r.stderr).toMatch(/recorded the host key of 192\.168\.233\.11/);
+    expect(r.stderr).toContain('h3: connecting to root@192.168.233.13:22 via h1');
     for (const h of lab.state.hosts) {
       const nodes = await ws.api((c) => c.call('node.ls', {}) as Promise<{ id: string; state: string }[]>, `nats://${h.address}:4222`);
       expect(nodes.map((n) => `${n.id}:${n.state}`).sort(), h.name).toEqual(['h1:ready', 'h2:ready', 'h3:ready']);
       expect(Object.keys(await pids(lab, h.name)).sort()).toContain('coordinator.pid');
     }
+  });
+
+  it('always refuses a host whose key changed, even with --accept-new-host-keys', async () => {
+    const other = join(ws.dir, 'other_host_key');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    // h2's recorded (hashed) line goes, a line with another key takes its place
+    await run('ssh-keygen', ['-q', '-R', '192.168.233.12', '-f', ws.knownHosts]);
+    const fake = (await readFile(`${other}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+    await writeFile(ws.knownHosts, `${await readFile(ws.knownHosts, 'utf8')}192.168.233.12 ${fake}\n`);
+    const r = await ws.bootstrap(join(ws.dir, 'hosts.yaml'), '--accept-new-host-keys');
+    expect(r.code, show(r)).toBe(1);
+    expect(r.stderr).toContain(`h2: failed: the host key of h2 (192.168.233.12) is not the one in ${ws.knownHosts}`);
+    expect(r.stderr).toMatch(/^h1: unchanged \(/m);
+    expect(await readFile(ws.knownHosts, 'utf8')).toContain(fake);
   });
 });

@@ -7,7 +7,7 @@ export { bootstrapCluster, loadInventory, type BootstrapOptions } from './bootst
 export { removeHost } from './bootstrap/remove-host.js';
 export { parseInventory, INVENTORY_EXAMPLE, type Inventory, type InventoryHost } from './bootstrap/inventory.js';
 export { parseSshConfig, resolveSshHost, hostMatches, parseJump, type SshConfig, type SshHostConfig } from './bootstrap/ssh-config.js';
-export { parseKnownHosts, checkHostKey, knownHostsLine, knownHostsName, keyTypeOfBlob, type KnownHostEntry, type HostKeyVerdict } from './bootstrap/known-hosts.js';
+export { parseKnownHosts, checkHostKey, hostKeyAlgorithms, knownHostsLine, knownHostsName, keyTypeOfBlob, type KnownHostEntry, type HostKeyVerdict } from './bootstrap/known-hosts.js';
 export { resolveTarget, type SshTarget } from './bootstrap/ssh.js';
 export { planHost, clusterFile, natsUrls, derivePassword, serviceChange, REMOTE, type HostPlan, type ServiceSpec, type ClusterFile } from './bootstrap/plan.js';
 export { natsConfig, natsUsers } from './bootstrap/nats-config.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkHostKey, keyTypeOfBlob, knownHostsLine, knownHostsName, parseKnownHosts } from './imports.js';
+import { checkHostKey, hostKeyAlgorithms, keyTypeOfBlob, knownHostsLine, knownHostsName, parseKnownHosts } from './imports.js';
 
 const KEY_A = 'AAAAC3NzaC1lZDI1NTE5AAAAIAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
 const KEY_B = 'AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
@@ -57,5 +57,17 @@ describe('known_hosts', () => {
     const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.alloc(36)]);
     expect(keyTypeOfBlob(blob)).toBe('ssh-ed25519');
     expect(checkHostKey(parseKnownHosts(`h1 ssh-ed25519 ${blob.toString('base64')}`), ['h1'], keyTypeOfBlob(blob), blob.toString('base64'))).toBe('known');
+  });
+});
+
+describe('host key algorithms offered', () => {
+  it('puts the types known_hosts holds for the host first, RSA as its SHA-2 signatures, and still offers the rest', () => {
+    const entries = parseKnownHosts(`h1 ssh-rsa ${RSA}\nh2 ecdsa-sha2-nistp256 AAAA\n`);
+    const h1 = hostKeyAlgorithms(entries, ['h1']);
+    expect(h1.slice(0, 3)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    expect(h1).toContain('ssh-ed25519');
+    expect(new Set(h1).size).toBe(h1.length);
+    expect(hostKeyAlgorithms(entries, ['h2'])[0]).toBe('ecdsa-sha2-nistp256');
+    expect(hostKeyAlgorithms(entries, ['h3'])[0]).toBe('ssh-ed25519');
   });
 });

@@ -75,3 +75,16 @@ export function keyTypeOfBlob(blob: Buffer): string {
   const len = blob.readUInt32BE(0);
   return blob.subarray(4, 4 + len).toString('latin1');
 }
+
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+/**
+ * The host key algorithms to offer, those of the keys known_hosts already holds for the host
+ * first (as OpenSSH orders them): otherwise a server with several keys may show one we do not
+ * know and be refused as unknown although another of its keys is listed.
+ */
+export function hostKeyAlgorithms(entries: readonly KnownHostEntry[], names: readonly string[]): string[] {
+  const known = entries.filter((e) => e.marker === undefined && names.some((n) => entryMatches(e, n))).map((e) => e.keyType);
+  const algs = known.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t])).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+  return [...new Set([...algs, ...HOST_KEY_ALGORITHMS])];
+}

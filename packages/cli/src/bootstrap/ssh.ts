@@ -3,9 +3,9 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import ssh2, { type AnyAuthMethod, type Client, type ClientChannel } from 'ssh2';
+import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type ServerHostKeyAlgorithm } from 'ssh2';
 import { ShoalError } from '@shoal/core';
-import { checkHostKey, keyTypeOfBlob, knownHostsLine, knownHostsName, parseKnownHosts } from './known-hosts.js';
+import { checkHostKey, hostKeyAlgorithms, keyTypeOfBlob, knownHostsLine, knownHostsName, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 import { parseJump, resolveSshHost, type SshConfig } from './ssh-config.js';
 
 // ssh2 is CommonJS: its named exports are reached through the default one
@@ -130,7 +130,7 @@ export class SshSession {
     try {
       let sock: Duplex | undefined;
       if (jump) sock = await jump.forward(target.host, target.port);
-      const client = await connectClient(target, options, sock, await authMethods(target));
+      const client = await connectClient(target, options, sock, await authMethods(target), await readKnownHosts(target));
       return new SshSession(target, client, jump);
     } catch (err) {
       jump?.close();
@@ -182,7 +182,19 @@ export class SshSession {
   }
 }
 
-function connectClient(target: SshTarget, options: OpenOptions, sock: Duplex | undefined, auth: AnyAuthMethod[]): Promise<Client> {
+async function readKnownHosts(target: SshTarget): Promise<KnownHostEntry[]> {
+  const entries: KnownHostEntry[] = [];
+  for (const file of target.knownHostsFiles) {
+    try {
+      entries.push(...parseKnownHosts(await readFile(file, 'utf8')));
+    } catch {
+      // a known_hosts file that does not exist yet knows nothing
+    }
+  }
+  return entries;
+}
+
+function connectClient(target: SshTarget, options: OpenOptions, sock: Duplex | undefined, auth: AnyAuthMethod[], known: KnownHostEntry[]): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let hostKeyProblem: ShoalError | undefined;
@@ -208,8 +220,9 @@ function connectClient(target: SshTarget, options: OpenOptions, sock: Duplex | u
       keepaliveInterval: 5000,
       keepaliveCountMax: 3,
       authHandler: auth,
+      algorithms: { serverHostKey: hostKeyAlgorithms(known, [knownHostsName(target.host, target.port)]) as ServerHostKeyAlgorithm[] },
       hostVerifier: (blob: Buffer, verify: (ok: boolean) => void) => {
-        verifyHostKey(target, blob, options).then(
+        verifyHostKey(target, blob, options, known).then(
           () => verify(true),
           (err: unknown) => {
             hostKeyProblem = err instanceof ShoalError ? err : new ShoalError('ssh_host_key', String(err));
@@ -221,18 +234,10 @@ function connectClient(target: SshTarget, options: OpenOptions, sock: Duplex | u
   });
 }
 
-async function verifyHostKey(target: SshTarget, blob: Buffer, options: OpenOptions): Promise<void> {
+async function verifyHostKey(target: SshTarget, blob: Buffer, options: OpenOptions, entries: readonly KnownHostEntry[]): Promise<void> {
   const keyType = keyTypeOfBlob(blob);
   const key = blob.toString('base64');
   const names = [knownHostsName(target.host, target.port)];
-  const entries = [];
-  for (const file of target.knownHostsFiles) {
-    try {
-      entries.push(...parseKnownHosts(await readFile(file, 'utf8')));
-    } catch {
-      // a known_hosts file that does not exist yet knows nothing
-    }
-  }
   const verdict = checkHostKey(entries, names, keyType, key);
   const fingerprint = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
   const where = `${target.label} (${names[0]})`;
