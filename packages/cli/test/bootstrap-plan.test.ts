@@ -165,4 +165,17 @@ describe('progress lines', () => {
     expect(text).toContain('\x1b[2A');
     expect(text.split('\x1b[2A').at(-1)).toMatch(/h1 {2}. uploading {2}0\.0 s\n.*h2 {2}✓ unchanged {2}0\.0 s\n$/s);
   });
+
+  it('cuts lines to the terminal width, so none wraps and throws the redraw off, and draws the end only once', () => {
+    let text = '';
+    const p = new HostProgress({ out: () => undefined, err: (t) => (text += t) }, true, ['h1'], () => 0, 40);
+    p.step('h1', 'Shoal uploaded, 7 files written, nats started, coordinator started');
+    p.stop();
+    const drawn = text.length;
+    p.stop();
+    expect(text.length).toBe(drawn);
+    const last = text.split('\x1b[2K').at(-1) ?? '';
+    expect(last).toMatch(/^ {2}h1 {2}. Shoal uploaded, 7 files… {2}0\.0 s\n$/);
+    expect(last.length - 1).toBeLessThan(40);
+  });
 });

@@ -75,5 +75,7 @@ describe('ssh_config', () => {
     expect(t.jump).toMatchObject({ host: 'bastion', user: 'deploy', port: 2222 });
     const plain = resolveTarget('x', '10.1.1.1', {}, {}, parseSshConfig(''), undefined, { SSH_AUTH_SOCK: '/run/agent.sock' });
     expect(plain).toMatchObject({ host: '10.1.1.1', port: 22, agent: '/run/agent.sock', knownHostsFiles: [`${homedir()}/.ssh/known_hosts`] });
+    // the inventory's file comes first (new keys go there), the user's own is still checked
+    expect(resolveTarget('x', 'web-1', {}, {}, parsed, '/inv/kh', {}).knownHostsFiles).toEqual(['/inv/kh', `${homedir()}/.ssh/known_hosts`]);
   });
 });

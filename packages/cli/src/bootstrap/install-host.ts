@@ -79,13 +79,14 @@ export async function installHost(host: RemoteHost, h: InventoryHost, facts: Hos
   }
   if (changedFiles.length > 0) {
     x.step(`writing ${changedFiles.length} config file${changedFiles.length > 1 ? 's' : ''}`);
-    for (const f of changedFiles) await host.writeFile(f.path, f.content, f.mode, sha256(f.content));
+    await host.writeFiles(changedFiles.map((f) => ({ ...f, hash: sha256(f.content) })));
     done.push(`${changedFiles.length} file${changedFiles.length > 1 ? 's' : ''} written`);
   }
 
-  for (const s of plan.services) {
-    const status = (await host.must(`checking ${s.name}`, statusScript(manager, s.name))).trim();
-    const running = status.startsWith('running');
+  // one round trip for every daemon's state, one line each
+  const states = (await host.must('checking the daemons', plan.services.map((s) => statusScript(manager, s.name)).join('\n'))).trim().split('\n');
+  for (const [i, s] of plan.services.entries()) {
+    const running = states[i]?.startsWith('running') === true;
     const specChanged = changedFiles.some((f) => f.path === specPath(s));
     const current = specChanged ? before.get(s.name) : s;
     const change = serviceChange(current, s, running);
@@ -97,8 +98,9 @@ export async function installHost(host: RemoteHost, h: InventoryHost, facts: Hos
       continue;
     }
     x.step(`${change === 'start' ? 'starting' : 'restarting'} ${s.name}`);
-    if (change === 'restart' || manager === 'supervisor') await host.must(`stopping ${s.name}`, stopScript(manager, s.name));
-    await host.must(`starting ${s.name}`, startScript(manager, s, facts.nodePath ?? 'node', bundlePath));
+    // a stale supervisor pid file (a crashed host) is cleared by the stop, so both go together
+    const stop = change === 'restart' || manager === 'supervisor' ? `${stopScript(manager, s.name)}\n` : '';
+    await host.must(`${change === 'start' ? 'starting' : 'restarting'} ${s.name}`, stop + startScript(manager, s, facts.nodePath ?? 'node', bundlePath));
     done.push(`${s.name} ${change === 'start' ? 'started' : 'restarted'}`);
   }
   // earlier bundles are no longer run by anything here

@@ -39,6 +39,7 @@ defaults:                     # SSH settings for every host (each may override t
   port: 22
   identityFile: ~/.ssh/id_ed25519
 sshConfig: ~/.ssh/config      # where Host aliases are looked up (the default)
+knownHosts: ./known_hosts     # checked too, and where --accept-new-host-keys records keys
 hosts:
   - name: m1                  # node name and id
     address: 10.0.0.11        # IP, DNS name or an ~/.ssh/config alias

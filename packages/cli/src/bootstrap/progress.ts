@@ -24,12 +24,15 @@ export class HostProgress {
   #drawn = 0;
   #timer: NodeJS.Timeout | undefined;
   #frame = 0;
+  #stopped = false;
 
   constructor(
     private readonly io: Io,
     private readonly tty: boolean,
     hosts: readonly string[],
     private readonly now: () => number = Date.now,
+    /** Lines are cut to the terminal's width: a wrapped line would throw the redraw off. */
+    private readonly columns: number = process.stderr.columns || 100,
   ) {
     this.#width = Math.max(...hosts.map((h) => h.length));
     for (const h of hosts) this.#lines.set(h, { host: h, state: 'running', text: 'waiting', started: now() });
@@ -68,6 +71,8 @@ export class HostProgress {
 
   /** Draws the final state once more and stops redrawing. */
   stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.tty) this.draw();
@@ -96,7 +101,12 @@ export class HostProgress {
     for (const l of this.#lines.values()) {
       const mark = l.state === 'running' ? (SPINNER[this.#frame] ?? '-') : l.state === 'ok' ? '✓' : '✗';
       const elapsed = seconds((l.ended ?? this.now()) - l.started);
-      out.push(`\x1b[2K  ${l.host.padEnd(this.#width)}  ${mark} ${l.state === 'failed' ? 'failed: ' : ''}${l.text}  ${elapsed}\n`);
+      const head = `  ${l.host.padEnd(this.#width)}  ${mark} `;
+      const tail = `  ${elapsed}`;
+      let text = `${l.state === 'failed' ? 'failed: ' : ''}${l.text}`;
+      const room = this.columns - 1 - head.length - tail.length;
+      if (text.length > room) text = `${text.slice(0, Math.max(0, room - 1))}…`;
+      out.push(`\x1b[2K${head}${text}${tail}\n`);
     }
     this.#drawn = this.#lines.size;
     this.io.err(out.join(''));

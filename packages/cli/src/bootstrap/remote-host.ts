@@ -53,6 +53,22 @@ export class RemoteHost {
   }
 
   /**
+   * Writes small files in one round trip, each as writeFile does (whole, checked, renamed
+   * over). The script travels on stdin, so no command line limit applies.
+   */
+  async writeFiles(files: readonly { path: string; content: string; mode: number; hash: string }[]): Promise<void> {
+    if (files.length === 0) return;
+    const script = files
+      .map((f) => {
+        const dir = f.path.slice(0, f.path.lastIndexOf('/')) || '/';
+        const tmp = `${f.path}.shoal-tmp`;
+        return `mkdir -p ${shq(dir)} && echo ${shq(Buffer.from(f.content).toString('base64'))} | base64 -d > ${shq(tmp)} && echo ${shq(`${f.hash}  ${tmp}`)} | sha256sum -c --status && chmod ${f.mode.toString(8)} ${shq(tmp)} && mv -f ${shq(tmp)} ${shq(f.path)} || { echo "cannot write ${f.path}" >&2; exit 1; }`;
+      })
+      .join('\n');
+    await this.must(`writing ${files.map((f) => f.path).join(', ')}`, 'umask 077; sh -s', script);
+  }
+
+  /**
    * Writes a file whole: to a temporary name, checked against its hash, then renamed over. A
    * connection that drops mid-way leaves the old file (and a stray temporary) behind, never half
    * a file.

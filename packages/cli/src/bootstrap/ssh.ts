@@ -46,8 +46,7 @@ export function resolveTarget(
   const c = resolveSshHost(config, alias);
   // a host's own key replaces the inventory's default one; the ssh config's add up, as in OpenSSH
   const identityFiles = [given.identityFile ?? defaults.identityFile, ...c.identityFiles].filter((f): f is string => f !== undefined);
-  const knownHostsFiles = [...(extraKnownHosts ? [extraKnownHosts] : []), ...c.userKnownHostsFiles];
-  if (knownHostsFiles.length === 0) knownHostsFiles.push(join(homedir(), '.ssh', 'known_hosts'));
+  const knownHostsFiles = [...(extraKnownHosts ? [extraKnownHosts] : []), ...(c.userKnownHostsFiles.length > 0 ? c.userKnownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')])];
   let jump: SshTarget | undefined;
   if (c.proxyJump) {
     if (depth > 4) throw new ShoalError('ssh_config', `ProxyJump for ${alias} loops or is too deep`, 'check ProxyJump in the ssh config');

@@ -45,7 +45,8 @@ Inventory (YAML; unknown keys are refused):
 ${INVENTORY_EXAMPLE.replace(/^/gm, '  ')}
 Examples:
   shoal cluster bootstrap -i hosts.yaml
-  shoal cluster bootstrap -i examples/lab-inventory.yaml --accept-new-host-keys`,
+  shoal lab ssh-config > lab-ssh.conf
+  shoal cluster bootstrap -i examples/lab-inventory.yaml --ssh-config lab-ssh.conf`,
       ),
   ).action(async (o: Opts) => {
     setExitCode(await bootstrapCluster({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), readyTimeoutMs: o.readyTimeout * 1000 }));
