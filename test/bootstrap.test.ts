@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, clusterTarget, loadConfig } from '@shoal/cli';
+import { ApiClient, RemoteHost, SshSession, clusterTarget, loadConfig, loadInventory, targetOf } from '@shoal/cli';
 import { Lab, LabNames, run } from '@shoal/lab';
 import { shoal, type CliResult } from './support/cli.js';
 import { requireLabMachine } from './support/machine.js';
@@ -212,6 +213,42 @@ describe('shoal cluster bootstrap: one coordinator and two workers over SSH', ()
     expect(r.code, show(r)).toBe(0);
     for (const h of ['h1', 'h2', 'h3']) expect(r.stderr).toMatch(new RegExp(`^${h}: unchanged \\(`, 'm'));
     expect({ h1: await pids(lab, 'h1'), h2: await pids(lab, 'h2'), h3: await pids(lab, 'h3') }).toEqual(before);
+  });
+
+  it('names a host whose Docker is missing while the others go on; a re-run once Docker is back completes', async () => {
+    const sock = '/var/run/docker.sock';
+    await lab.exec('h3', ['mv', sock, `${sock}.away`]);
+    try {
+      const r = await ws.bootstrap(join(ws.dir, 'hosts.yaml'));
+      expect(r.code, show(r)).toBe(1);
+      expect(r.stderr).toContain('h3: failed: h3: Docker is not reachable (no socket at /var/run/docker.sock) — install Docker and start dockerd');
+      expect(r.stderr).toMatch(/^h1: unchanged \(/m);
+    } finally {
+      await lab.exec('h3', ['mv', `${sock}.away`, sock]);
+    }
+    const again = await ws.bootstrap(join(ws.dir, 'hosts.yaml'));
+    expect(again.code, show(again)).toBe(0);
+    expect(again.stderr).toMatch(/^h3: unchanged \(/m);
+  });
+
+  it('never puts a file cut short on the way in place (what a dropped connection leaves)', async () => {
+    const l = await loadInventory(join(ws.dir, 'hosts.yaml'));
+    const h3 = l.inv.hosts.find((h) => h.name === 'h3');
+    if (!h3) throw new Error('no h3 in the inventory');
+    const ssh = await SshSession.open(targetOf(l, h3, ws.env), { acceptNewHostKeys: false });
+    try {
+      const host = new RemoteHost('h3', ssh);
+      const whole = Buffer.alloc(4 << 20, 'x');
+      const hash = createHash('sha256').update(whole).digest('hex');
+      await host.writeFile('/var/lib/shoal/cut-short', 'old\n', 0o644, createHash('sha256').update('old\n').digest('hex'));
+      await expect(host.writeFile('/var/lib/shoal/cut-short', whole.subarray(0, 1 << 20), 0o644, hash)).rejects.toThrow(/h3: writing \/var\/lib\/shoal\/cut-short failed/);
+      expect((await lab.exec('h3', ['cat', '/var/lib/shoal/cut-short'])).stdout).toBe('old\n');
+      await host.writeFile('/var/lib/shoal/cut-short', whole, 0o644, hash);
+      expect((await lab.exec('h3', ['stat', '-c', '%s', '/var/lib/shoal/cut-short'])).stdout.trim()).toBe(String(4 << 20));
+    } finally {
+      ssh.close();
+      await lab.exec('h3', ['rm', '-f', '/var/lib/shoal/cut-short', '/var/lib/shoal/cut-short.shoal-tmp']);
+    }
   });
 
   it('refuses a different coordinator set (a Raft membership change) and changes nothing', async () => {
