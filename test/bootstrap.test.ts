@@ -209,9 +209,13 @@ describe('shoal cluster bootstrap: one coordinator and two workers over SSH', ()
     const before = { h1: await pids(lab, 'h1'), h2: await pids(lab, 'h2'), h3: await pids(lab, 'h3') };
     expect(Object.keys(before.h1).sort()).toEqual(['agent.pid', 'agent.supervisor.pid', 'coordinator.pid', 'coordinator.supervisor.pid', 'nats.pid', 'nats.supervisor.pid']);
     expect(Object.keys(before.h2).sort()).toEqual(['agent.pid', 'agent.supervisor.pid']);
-    const r = await ws.bootstrap(join(ws.dir, 'hosts.yaml'));
+    const r = await ws.bootstrap(join(ws.dir, 'hosts.yaml'), '--json');
     expect(r.code, show(r)).toBe(0);
     for (const h of ['h1', 'h2', 'h3']) expect(r.stderr).toMatch(new RegExp(`^${h}: unchanged \\(`, 'm'));
+    // --json says the same as the lines and the table
+    const out = JSON.parse(r.stdout) as { hosts: { name: string; result: string }[]; nodes: { id: string; state: string }[] };
+    expect(out.hosts.map((h) => `${h.name}:${h.result}`)).toEqual(['h1:unchanged', 'h2:unchanged', 'h3:unchanged']);
+    expect(out.nodes.map((n) => `${n.id}:${n.state}`).sort()).toEqual(['h1:ready', 'h2:ready', 'h3:ready']);
     expect({ h1: await pids(lab, 'h1'), h2: await pids(lab, 'h2'), h3: await pids(lab, 'h3') }).toEqual(before);
   });
 

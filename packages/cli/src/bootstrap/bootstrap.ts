@@ -29,6 +29,8 @@ export interface BootstrapOptions {
   tty: boolean;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Print the outcome as JSON (hosts, nodes, seconds) instead of the table. */
+  json?: boolean;
 }
 
 export interface LoadedInventory {
@@ -289,15 +291,27 @@ export async function bootstrapCluster(o: BootstrapOptions & { only?: string }):
     }
     progress.stop();
     if (rows.length > 0) {
-      o.io.out('\n' + statusTable(rows, inv));
       await saveContext({ name: inv.cluster, cluster: inv.cluster, nats: natsUrls(cf), user: target.user ?? 'admin', password: target.password ?? '' }, { path: configPath(env) });
-      o.io.out(`\ncontext ${inv.cluster} saved in ${configPath(env)}: shoal commands now talk to this cluster\n`);
+      if (!o.json) {
+        o.io.out('\n' + statusTable(rows, inv));
+        o.io.out(`\ncontext ${inv.cluster} saved in ${configPath(env)}: shoal commands now talk to this cluster\n`);
+      }
     }
     if (failures.size > 0) {
       o.io.err(`\nerror: ${failures.size} of ${scope.length} hosts failed — fix them and run the same command again: it resumes where it stopped\n`);
       for (const [name, why] of failures) o.io.err(`  ${name}: ${why}\n`);
     }
-    o.io.out(`Finished in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    const seconds = Math.round((Date.now() - t0) / 100) / 10;
+    if (o.json) {
+      const hosts = scope.map((h) => {
+        const why = failures.get(h.name);
+        const summary = summaries.get(h.name);
+        return { name: h.name, role: h.role, result: why !== undefined ? 'failed' : summary === 'unchanged' ? 'unchanged' : 'changed', ...(why !== undefined ? { error: why } : { summary }) };
+      });
+      o.io.out(JSON.stringify({ cluster: inv.cluster, hosts, nodes: rows, context: rows.length > 0 ? inv.cluster : null, seconds }, null, 2) + '\n');
+    } else {
+      o.io.out(`Finished in ${seconds.toFixed(1)} s\n`);
+    }
     return failures.size > 0 ? EXIT_FAILED : EXIT_OK;
   } finally {
     progress.stop();

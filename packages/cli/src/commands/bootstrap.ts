@@ -9,6 +9,7 @@ interface Opts {
   acceptNewHostKeys?: boolean;
   sshConfig?: string;
   readyTimeout: number;
+  json?: boolean;
 }
 
 const sshHelp = `
@@ -26,9 +27,10 @@ export function clusterCommand(io: Io, setExitCode: (code: number) => void): Com
       .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
       .option('--ssh-config <file>', "ssh_config file for Host aliases (default: the inventory's sshConfig, else ~/.ssh/config)")
       .option('--ready-timeout <s>', 'how long to wait for the agents to report ready', (v) => Number(v), 120);
+  const json = (cmd: Command): Command => cmd.option('--json', 'print the outcome per host and the nodes as JSON (instead of the table)');
   const tty = (): boolean => process.stderr.isTTY;
 
-  common(
+  json(common(
     cluster
       .command('bootstrap')
       .description('install and start Shoal on every host of the inventory (safe to run again: changes only what differs)')
@@ -48,18 +50,18 @@ Examples:
   shoal lab ssh-config > lab-ssh.conf
   shoal cluster bootstrap -i examples/lab-inventory.yaml --ssh-config lab-ssh.conf`,
       ),
-  ).action(async (o: Opts) => {
-    setExitCode(await bootstrapCluster({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), readyTimeoutMs: o.readyTimeout * 1000 }));
+  )).action(async (o: Opts) => {
+    setExitCode(await bootstrapCluster({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), readyTimeoutMs: o.readyTimeout * 1000, json: o.json === true }));
   });
 
-  common(
+  json(common(
     cluster
       .command('add-host')
       .description('install Shoal on one more worker of the inventory (the coordinators learn its NATS user)')
       .argument('<name>', "the host's name in the inventory")
       .addHelpText('after', `${sshHelp}\n\nExample:\n  shoal cluster add-host w4 -i hosts.yaml`),
-  ).action(async (name: string, o: Opts) => {
-    setExitCode(await bootstrapCluster({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), readyTimeoutMs: o.readyTimeout * 1000, only: name }));
+  )).action(async (name: string, o: Opts) => {
+    setExitCode(await bootstrapCluster({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), readyTimeoutMs: o.readyTimeout * 1000, json: o.json === true, only: name }));
   });
 
   common(
