@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The demo: sets the machine up if needed, brings a 3-host lab up, starts a Shoal cluster on it
-# (nats-server and a coordinator on h1, an agent on every host) and deploys examples/demo.yml.
-# `cluster bootstrap` over SSH will do the starting part; until then this script does it itself.
+# The demo, Shoal's whole mission on one machine: sets the machine up if needed, brings a 3-host
+# lab up, stands a cluster up on it over real SSH (shoal cluster bootstrap: one coordinator, two
+# workers), deploys the example stack (examples/stack.yml) and shows how to reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
   echo "error: the demo makes network namespaces and runs dockerd: run it as root — e.g. sudo npm run demo" >&2
   exit 1
 fi
+start=$(date +%s)
 bash scripts/setup.sh
 root=$(pwd)
 shoal() { node "$root/packages/cli/dist/bin.js" "$@"; }
@@ -17,34 +18,32 @@ if shoal lab status >/dev/null 2>&1; then
   shoal lab down
 fi
 shoal lab up --hosts 3
-h1=$(shoal lab status --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).lab.hosts[0].address))')
-nats="nats://$h1:4222"
+addr() { shoal lab status --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).lab.hosts.find(h=>h.name===process.argv[1]).address))' "$1"; }
 
-# Daemons run inside the hosts, detached; `shoal lab down` stops them with everything else.
-bg() { shoal lab exec "$1" -- setsid sh -c "$2 >> /var/lib/shoal/$3.log 2>&1 < /dev/null &"; }
-bg h1 "nats-server -a 0.0.0.0 -p 4222" nats
-bg h1 "node $root/packages/coordinator/dist/bin.js --cluster demo --id 1 --peers 1=$h1:7100 --data-dir /var/lib/shoal/coordinator --nats $nats" coordinator
-for h in h1 h2 h3; do
-  bg "$h" "node $root/packages/agent/dist/bin.js --cluster demo --nats $nats" agent
-done
+# The lab's hosts are reached as h1, h2, h3 through an ssh_config of their own (address, key,
+# known_hosts), kept where bootstrap and remove-host can find it again.
+conf_dir="${XDG_CONFIG_HOME:-$HOME/.config}/shoal"
+mkdir -p "$conf_dir"
+ssh_conf="$conf_dir/lab-ssh.conf"
+shoal lab ssh-config > "$ssh_conf"
 
-echo "demo: waiting for the three agents to register"
-for _ in $(seq 1 60); do
-  ready=$(shoal node ls --nats "$nats" --cluster demo --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).filter(n=>n.state==="ready").length)}catch{console.log(0)}})')
-  [ "$ready" = 3 ] && break
-  sleep 1
-done
-shoal node ls --nats "$nats" --cluster demo
 echo
-shoal stack deploy -c examples/demo.yml demo --nats "$nats" --cluster demo
+echo "demo: shoal cluster bootstrap -i examples/lab-inventory.yaml --ssh-config $ssh_conf"
+shoal cluster bootstrap -i examples/lab-inventory.yaml --ssh-config "$ssh_conf"
 echo
-shoal network ls --nats "$nats" --cluster demo
+echo "demo: shoal stack deploy -c examples/stack.yml shop"
+shoal stack deploy -c examples/stack.yml shop
+echo
+shoal network ls
+h1=$(addr h1)
+h3=$(addr h3)
 cat <<TXT
 
-The stack runs: each host answers on port 8080 with its replica's hostname, e.g.
+The cluster runs (demo took $(( $(date +%s) - start )) s). The web tier publishes port 8080 on the hosts it runs on (h1, h3):
   node -e 'fetch("http://$h1:8080").then(r=>r.text()).then(console.log)'
-and the client (placed on h1) reaches the web tier by its alias, a VIP spread over the replicas:
-  node packages/cli/dist/bin.js lab exec h1 -- sh -c 'docker exec \$(docker ps -q -f label=io.shoal.service.name=demo_client) wget -q -O - http://www'
-Commands: node packages/cli/dist/bin.js service ls --nats $nats --cluster demo
-Remove everything: node packages/cli/dist/bin.js lab down
+  node -e 'fetch("http://$h3:8080").then(r=>r.text()).then(console.log)'
+Workers (on h2) reach the web tier and the database by name across hosts:
+  node packages/cli/dist/bin.js lab exec h2 -- sh -c 'docker exec \$(docker ps -q -f label=io.shoal.service.name=shop_worker | head -1) sh -c "wget -q -O - http://web; nc -w 2 database 5432"'
+Commands need no flags now (bootstrap saved the context): node packages/cli/dist/bin.js node ls, service ls, stack rm shop
+Run bootstrap again: it says "unchanged" per host. Remove everything: node packages/cli/dist/bin.js lab down
 TXT

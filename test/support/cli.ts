@@ -11,11 +11,12 @@ export interface CliResult {
 }
 
 /** Runs the real `shoal` binary, as a person would, and returns what it printed. */
-export function shoal(args: readonly string[], options: { uid?: number; timeoutMs?: number } = {}): Promise<CliResult> {
+export function shoal(args: readonly string[], options: { uid?: number; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   if (!existsSync(SHOAL_BIN)) throw new Error(`${SHOAL_BIN} is missing: build first (npm run build)`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SHOAL_BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.env !== undefined ? { env: { ...process.env, ...options.env } } : {}),
       ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
     });
     const out: Buffer[] = [];

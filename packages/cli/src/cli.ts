@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { clusterCommand } from './commands/bootstrap.js';
 import { clusterCommands } from './commands/cluster.js';
 import { labCommand } from './commands/lab.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatError, processIo, type Io } from './output.js';
@@ -10,6 +11,7 @@ export function buildProgram(io: Io, setExitCode: (code: number) => void): Comma
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(str) })
     .exitOverride();
+  program.addCommand(clusterCommand(io, setExitCode));
   for (const cmd of clusterCommands(io)) program.addCommand(cmd);
   program.addCommand(labCommand(io, setExitCode));
   // Subcommands built apart do not inherit these: set them on the whole tree.

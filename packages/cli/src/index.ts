@@ -3,3 +3,16 @@ export { formatError, table, EXIT_OK, EXIT_FAILED, EXIT_USAGE } from './output.j
 export type { Io } from './output.js';
 export { clusterTarget, ApiClient, type ClusterTarget, type TargetOptions } from './client.js';
 export { configPath, loadConfig, saveConfig, saveContext, removeContext, pickContext, type ClusterContext, type CliConfig } from './config.js';
+export { bootstrapCluster, loadInventory, targetOf, type BootstrapOptions } from './bootstrap/bootstrap.js';
+export { removeHost } from './bootstrap/remove-host.js';
+export { parseInventory, INVENTORY_EXAMPLE, type Inventory, type InventoryHost } from './bootstrap/inventory.js';
+export { parseSshConfig, resolveSshHost, hostMatches, parseJump, type SshConfig, type SshHostConfig } from './bootstrap/ssh-config.js';
+export { parseKnownHosts, checkHostKey, hostKeyAlgorithms, knownHostsLine, knownHostsName, keyTypeOfBlob, type KnownHostEntry, type HostKeyVerdict } from './bootstrap/known-hosts.js';
+export { resolveTarget, SshSession, type SshTarget } from './bootstrap/ssh.js';
+export { RemoteHost } from './bootstrap/remote-host.js';
+export { planHost, clusterFile, natsUrls, derivePassword, serviceChange, REMOTE, type HostPlan, type ServiceSpec, type ClusterFile } from './bootstrap/plan.js';
+export { natsConfig, natsUsers } from './bootstrap/nats-config.js';
+export { parsePreflight, checkFacts, type HostFacts } from './bootstrap/preflight.js';
+export { systemdUnit } from './bootstrap/services.js';
+export { restartDelayMs } from './bootstrap/remote/supervisor.js';
+export { HostProgress } from './bootstrap/progress.js';
