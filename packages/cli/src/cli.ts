@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { clusterCommand } from './commands/bootstrap.js';
-import { clusterCommands } from './commands/cluster.js';
+import { networkCommand } from './commands/network.js';
+import { nodeCommand } from './commands/node.js';
+import { serviceCommand } from './commands/service.js';
+import { stackCommand } from './commands/stack.js';
 import { labCommand } from './commands/lab.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatError, processIo, type Io } from './output.js';
 
@@ -10,9 +13,10 @@ export function buildProgram(io: Io, setExitCode: (code: number) => void): Comma
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(str) })
+    .enablePositionalOptions()
     .exitOverride();
   program.addCommand(clusterCommand(io, setExitCode));
-  for (const cmd of clusterCommands(io)) program.addCommand(cmd);
+  for (const cmd of [nodeCommand(io), networkCommand(io), serviceCommand(io), stackCommand(io)]) program.addCommand(cmd);
   program.addCommand(labCommand(io, setExitCode));
   // Subcommands built apart do not inherit these: set them on the whole tree.
   const inherit = (cmd: Command): void => {

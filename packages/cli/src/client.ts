@@ -54,7 +54,7 @@ export class ApiClient {
     }
   }
 
-  async call<V extends ApiVerb>(verb: V, body: ApiRequestBody<V>, timeoutMs = 20_000): Promise<unknown> {
+  async call<V extends ApiVerb>(verb: V, body: ApiRequestBody<V>, timeoutMs = 60_000): Promise<unknown> {
     const req = apiRequest(randomBytes(6).toString('hex'), verb, body);
     let data: Uint8Array;
     try {

@@ -59,7 +59,7 @@ Examples:
       .command('add-host')
       .description('install Shoal on one more worker of the inventory (the coordinators learn its NATS user)')
       .argument('<name>', "the host's name in the inventory")
-      .addHelpText('after', `${sshHelp}\n\nExample:\n  shoal cluster add-host w4 -i hosts.yaml`),
+      .addHelpText('after', `${sshHelp}\n\nExamples:\n  shoal cluster add-host w4 -i hosts.yaml`),
   )).action(async (name: string, o: Opts) => {
     setExitCode(await bootstrapCluster({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), readyTimeoutMs: o.readyTimeout * 1000, json: o.json === true, only: name }));
   });
@@ -69,7 +69,7 @@ Examples:
       .command('remove-host')
       .description("drain a worker, stop and remove Shoal from it, and drop its NATS user")
       .argument('<name>', "the host's name in the inventory")
-      .addHelpText('after', `\nCoordinators cannot be removed yet (that needs a Raft membership change).${sshHelp}\n\nExample:\n  shoal cluster remove-host w4 -i hosts.yaml`),
+      .addHelpText('after', `\nCoordinators cannot be removed yet (that needs a Raft membership change).${sshHelp}\n\nExamples:\n  shoal cluster remove-host w4 -i hosts.yaml`),
   ).action(async (name: string, o: Opts) => {
     setExitCode(await removeHost({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), name }));
   });

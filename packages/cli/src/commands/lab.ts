@@ -157,5 +157,22 @@ Examples:
     io.out(`${host}: dockerd and sshd up\n`);
   });
 
+  const leafExamples: Record<string, string[]> = {
+    up: ['shoal lab up --hosts 3', 'shoal lab up --hosts 2 --name lab2 --subnet 192.168.220.0/24 --mtu 9000'],
+    down: ['shoal lab down', 'shoal lab down --name lab2'],
+    ls: ['shoal lab ls'],
+    status: ['shoal lab status', 'shoal lab status --json'],
+    'ssh-config': ['shoal lab ssh-config > lab.ssh && ssh -F lab.ssh h2'],
+    exec: ['shoal lab exec h1 -- docker ps', 'shoal lab exec h2 -- ip -br addr'],
+    cut: ['shoal lab cut h2'],
+    heal: ['shoal lab heal h2', 'shoal lab heal'],
+    partition: ['shoal lab partition h1,h2 h3'],
+    kill: ['shoal lab kill h3'],
+    revive: ['shoal lab revive h3'],
+  };
+  for (const sub of lab.commands) {
+    const lines = leafExamples[sub.name()];
+    if (lines) sub.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  }
   return lab;
 }

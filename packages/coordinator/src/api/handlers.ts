@@ -74,6 +74,20 @@ function serviceCreate(store: Store, spec: ServiceSpec, stack?: string): ObjectC
   return { op: 'create', kind: 'service', object: { id: newId(), meta: META, spec, vips: [], ports: [], ...(stack ? { stack } : {}) } };
 }
 
+/**
+ * A removed service's tasks keep their addresses until their containers have stopped (or their
+ * node is known lost), and a network cannot go before that. Waits for them, within bounds.
+ */
+async function networksReleased(store: Store, networkIds: readonly string[], timeoutMs = 25_000): Promise<void> {
+  const ids = new Set(networkIds);
+  const holder = (): string | undefined => store.list('task').find((t) => t.attachments.some((a) => ids.has(a.networkId)))?.id;
+  const deadline = Date.now() + timeoutMs;
+  for (let t = holder(); t !== undefined; t = holder()) {
+    if (Date.now() > deadline) throw new ShoalError('network_in_use', `task ${t} still holds an address on the network after ${timeoutMs / 1000} s`, 'its node may be unreachable: try again once it is down or back');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** A service as `service ls` shows it: desired and running replicas. */
 function summary(store: Store, s: Service): Record<string, unknown> {
   const tasks = store.tasksOfService(s.id).filter((t) => t.desiredState === 'running');
@@ -128,6 +142,7 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       const n = findNetwork(store, req.body.network);
       const users = store.list('service').filter((s) => s.spec.networks.some((x) => x.target === n.spec.name)).map((s) => s.spec.name);
       if (users.length > 0) throw new ShoalError('network_in_use', `network ${n.spec.name} is in use by ${users.join(', ')}`, 'remove or disconnect those services first');
+      await networksReleased(store, [n.id]);
       await b.propose({ op: 'delete', kind: 'network', id: n.id, version: n.meta.version });
       return { id: n.id };
     }
@@ -172,7 +187,8 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
         op: 'batch',
         commands: services.map((s) => remove('service', s.id, s.meta.version)),
       });
-      // networks go once their services are gone (the store refuses to drop one in use)
+      // networks go once their services' tasks have let go of their addresses
+      await networksReleased(store, networks.map((n) => n.id));
       if (networks.length > 0) await b.propose({ op: 'batch', commands: networks.map((n) => remove('network', n.id, n.meta.version)) });
       return { services: services.length, networks: networks.length };
     }

@@ -59,7 +59,7 @@ export class ApiServer {
     const deadline = Date.now() + LEADER_WAIT_MS;
     for (;;) {
       try {
-        return await this.o.bus.request(leaderApiSubject(this.o.cluster), data, 15_000);
+        return await this.o.bus.request(leaderApiSubject(this.o.cluster), data, 40_000);
       } catch (err) {
         if (Date.now() > deadline) {
           throw new ShoalError('no_leader', 'the cluster has no leader to take the change right now', 'try again in a few seconds; if it persists, check that a majority of coordinators run', { cause: err });

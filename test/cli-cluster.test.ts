@@ -1,0 +1,132 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Manager, natsBus } from '@shoal/coordinator';
+import { LeaderHarness } from './support/leader.js';
+import { eventually } from './support/net.js';
+import { requireLabMachine } from './support/machine.js';
+import { shoal, type CliResult } from './support/cli.js';
+
+// The `shoal` binary against a real coordinator and real agents on two lab hosts: what a person
+// types, and what a script reads with --json and -q.
+const SERVE = 'trap "exit 0" TERM; nc -ll -p 7000 -e hostname & wait';
+
+describe('shoal CLI against a cluster', () => {
+  const h = new LeaderHarness('clitest', 'cl', 14228);
+  let manager: Manager;
+  let dir = '';
+  // the cluster's flags go right after the command's name: after an image, words are the command
+  const cli = (group: string, verb: string, ...args: string[]): Promise<CliResult> => shoal([group, verb, '--nats', h.nats.url, '--cluster', 'cl', ...args], { timeoutMs: 240_000 });
+
+  /** A table's rows as arrays of cells (its header dropped); cells never hold two spaces. */
+  const cells = (table: string): string[][] =>
+    table
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/ {2,}/));
+
+  beforeAll(async () => {
+    await requireLabMachine();
+    dir = await mkdtemp(join(tmpdir(), 'shoal-cli-'));
+    await h.start(2, { answer: false });
+    manager = new Manager({ cluster: 'cl', id: 1, peers: new Map([[1, { host: '127.0.0.1', port: 17112 }]]), dataDir: join(dir, 'c1'), bus: natsBus(h.nc), heartbeatPeriodMs: 500, missedHeartbeats: 4 });
+    await manager.start();
+    await eventually('two nodes ready', () => (manager.leading && manager.store.list('node').filter((n) => n.status.state === 'ready').length === 2 ? true : undefined), 60_000);
+  });
+
+  afterAll(async () => {
+    await manager?.stop().catch(() => undefined);
+    await h.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates networks with docker flags and refuses a name taken or a subnet that overlaps, changing nothing', async () => {
+    const made = await cli('network', 'create', '--subnet', '10.60.0.0/24', '--ip-range', '10.60.0.128/25', '--gateway', '10.60.0.1', '--label', 'tier=back', 'back');
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    expect((await cli('network', 'create', 'front')).code).toBe(0);
+    const overlap = await cli('network', 'create', '--subnet', '10.60.0.0/16', 'other');
+    expect(overlap.code).toBe(1);
+    expect(overlap.stderr).toBe('error: subnet 10.60.0.0/16 overlaps 10.60.0.0/24 of network back — choose a subnet no other network uses, or leave it out to get one from the pool\n');
+    const taken = await cli('network', 'create', 'back');
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/^error: a network named back already exists — /);
+    const inspect = JSON.parse((await cli('network', 'inspect', 'back')).stdout) as { id: string; spec: { labels: Record<string, string>; ipam: unknown[] }; allocation: { subnet: string; gateway: string } };
+    expect(inspect.spec.ipam).toEqual([{ subnet: '10.60.0.0/24', ipRange: '10.60.0.128/25', gateway: '10.60.0.1' }]);
+    expect(inspect.spec.labels).toEqual({ tier: 'back' });
+    expect(inspect.allocation.gateway).toBe('10.60.0.1');
+    const ls = await cli('network', 'ls');
+    const json = JSON.parse((await cli('network', 'ls', '--json')).stdout) as { id: string; name: string; subnet: string }[];
+    expect(json.map((n) => n.name).sort()).toEqual(['back', 'front']);
+    // the table shows the same rows as the JSON
+    expect(cells(ls.stdout).map((r) => [r[1], r[3]]).sort()).toEqual(json.map((n) => [n.name, n.subnet]).sort());
+    expect((await cli('network', 'ls', '-q')).stdout.trim().split('\n').sort()).toEqual(json.map((n) => n.id).sort());
+  });
+
+  it('creates a service with docker flags, waits until it runs, and scales it', async () => {
+    const created = await cli('service', 'create', '--name', 'web', '--replicas', '2', '--network', 'name=back,alias=www', '--limit-memory', '64M', '-e', 'GREETING=hi', 'shoal/busybox', 'sh', '-c', SERVE);
+    expect(created.code).toBe(0);
+    expect(created.stderr).toContain('web 2/2');
+    const svc = JSON.parse((await cli('service', 'inspect', 'web')).stdout) as { spec: { networks: unknown[]; container: { env: Record<string, string> }; resources: { limits: { memoryBytes: number } } } };
+    expect(svc.spec.networks).toEqual([{ target: 'back', aliases: ['www'] }]);
+    expect(svc.spec.container.env).toEqual({ GREETING: 'hi' });
+    expect(svc.spec.resources.limits.memoryBytes).toBe(64 * 2 ** 20);
+    // addresses come from the ip-range only, never the gateway
+    const tasks = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { id: string; node: string; state: string; addresses: string[] }[];
+    expect(tasks).toHaveLength(2);
+    for (const t of tasks) {
+      const last = Number(t.addresses[0]?.split('/')[0]?.split('.')[3]);
+      expect(last).toBeGreaterThanOrEqual(128);
+    }
+    const scaled = await cli('service', 'scale', 'web=3');
+    expect(scaled.code).toBe(0);
+    expect(scaled.stdout).toBe('web scaled to 3\n');
+    const ls = JSON.parse((await cli('service', 'ls', '--json')).stdout) as { name: string; running: number; desired: number }[];
+    expect(ls.find((s) => s.name === 'web')).toMatchObject({ running: 3, desired: 3 });
+    const table = cells((await cli('service', 'ls')).stdout);
+    expect(table.find((r) => r[1] === 'web')?.[3]).toBe('3/3');
+    const ps = await cli('service', 'ps', 'web');
+    const psJson = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { id: string; node: string; state: string }[];
+    expect(cells(ps.stdout).map((r) => [r[0], r[2], r[4]]).sort()).toEqual(psJson.map((t) => [t.id.slice(0, 12), t.node, t.state]).sort());
+    expect((await cli('service', 'ps', 'web', '-q')).stdout.trim().split('\n').sort()).toEqual(psJson.map((t) => t.id).sort());
+  });
+
+  it('refuses a network in use, then removes service and networks', async () => {
+    const inUse = await cli('network', 'rm', 'back');
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toBe('error: network back is in use by web — remove or disconnect those services first\n');
+    expect((await cli('service', 'rm', 'web')).code).toBe(0);
+    expect((await cli('network', 'rm', 'back', 'front')).code).toBe(0);
+    expect(JSON.parse((await cli('network', 'ls', '--json')).stdout)).toEqual([]);
+    const gone = await cli('service', 'inspect', 'web');
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toBe('error: there is no service web — see shoal service ls\n');
+  });
+
+  it('deploys a stack and lists it, its services and its tasks, tables matching JSON', async () => {
+    const file = join(dir, 'stack.yml');
+    await writeFile(file, `services:\n  api:\n    image: shoal/busybox\n    command: ["sh", "-c", '${SERVE}']\n    deploy: { replicas: 2 }\n`);
+    const deployed = await cli('stack', 'deploy', '-c', file, 'shop', '--json');
+    expect(deployed.code).toBe(0);
+    expect((JSON.parse(deployed.stdout) as { name: string; running: number }[]).map((s) => [s.name, s.running])).toEqual([['shop_api', 2]]);
+    const stacks = JSON.parse((await cli('stack', 'ls', '--json')).stdout) as { name: string; services: number }[];
+    expect(stacks).toEqual([{ name: 'shop', services: 1 }]);
+    expect(cells((await cli('stack', 'ls')).stdout)).toEqual([['shop', '1']]);
+    const ps = JSON.parse((await cli('stack', 'ps', 'shop', '--json')).stdout) as { service: string; state: string }[];
+    expect(ps.map((t) => [t.service, t.state])).toEqual([
+      ['shop_api', 'running'],
+      ['shop_api', 'running'],
+    ]);
+    const removed = await cli('stack', 'rm', 'shop');
+    expect(removed.stderr).toBe('');
+    expect(removed.stdout).toBe('stack shop removed (1 services, 1 networks)\n');
+    const nodes = JSON.parse((await cli('node', 'ls', '--json')).stdout) as { hostname: string; state: string }[];
+    expect(nodes.map((n) => [n.hostname, n.state]).sort()).toEqual([
+      ['h1', 'ready'],
+      ['h2', 'ready'],
+    ]);
+    expect(cells((await cli('node', 'ls')).stdout).map((r) => [r[1], r[3]]).sort()).toEqual(nodes.map((n) => [n.hostname, n.state]).sort());
+  });
+});
