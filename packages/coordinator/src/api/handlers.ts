@@ -15,9 +15,10 @@ import {
 } from '@shoal/core';
 import type { Command, ObjectCommand } from '../store/commands.js';
 import type { Store } from '../store/store.js';
+import { demoteCoordinator, promoteCoordinator, type MembershipBackend } from './membership.js';
 
 /** What the API needs of a coordinator: the store to read, and Raft to write through. */
-export interface ApiBackend {
+export interface ApiBackend extends MembershipBackend {
   store: Store;
   propose(command: Command): Promise<void>;
 }
@@ -197,6 +198,10 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       if (commands.length > 0) await b.propose({ op: 'batch', commands });
       return { created: plan.createServices.map((s) => s.name), updated: plan.updateServices.map((s) => s.name), unchanged: plan.unchangedServices, removed: plan.removeServices, networks: plan.createNetworks.map((n) => n.name) };
     }
+    case 'node.promote':
+      return promoteCoordinator(b, req.body.node);
+    case 'node.demote':
+      return demoteCoordinator(b, req.body.node);
     default:
       throw new ShoalError('not_implemented', `${req.verb} is not served by this coordinator yet`, 'see the issues for what is planned');
   }
