@@ -198,6 +198,13 @@ export class Manager {
     if (this.o.join && !this.isMember()) void this.join();
   }
 
+  /** Every member's record carries its name; a founder (or a renamed member) announces itself once it serves. */
+  private announce(): void {
+    const mine = this.directory.get(this.o.id);
+    if (this.#joining || this.#removed || (mine && mine.name === this.name)) return;
+    void this.join();
+  }
+
   private isMember(): boolean {
     const conf = this.#driver?.status().conf;
     return conf !== undefined && (conf.voters.includes(this.o.id) || conf.learners.includes(this.o.id));
@@ -207,13 +214,15 @@ export class Manager {
   private async join(): Promise<void> {
     const self = this.directory.endpoints.get(this.o.id);
     if (!self) return;
-    this.#joining = new AbortController();
+    const joining = (this.#joining = new AbortController());
     try {
-      const members = await requestJoin(this.o.bus, this.o.cluster, { kind: 'coordinator.join', id: this.o.id, host: self.host, port: self.port, name: this.name, standby: this.o.standby ?? false }, this.#joining.signal);
+      const members = await requestJoin(this.o.bus, this.o.cluster, { kind: 'coordinator.join', id: this.o.id, host: self.host, port: self.port, name: this.name, standby: this.o.standby ?? false }, joining.signal);
       for (const m of members) this.directory.learn(m.id, { host: m.host, port: m.port });
       this.o.log?.('joined the cluster', { id: this.o.id, members: members.map((m) => m.id) });
     } catch (err) {
-      if (!this.#joining.signal.aborted) this.o.log?.('could not join the cluster', { err: err instanceof Error ? err.message : String(err) });
+      if (!joining.signal.aborted) this.o.log?.('could not join the cluster', { err: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.#joining = undefined;
     }
   }
 
@@ -227,7 +236,10 @@ export class Manager {
   /** Serve the API while a member that is not leaving; a joiner starts once it is added. */
   private watchServing(): void {
     const want = !this.#removed && this.isMember();
-    if (want && !this.#serving) this.#api?.start();
+    if (want && !this.#serving) {
+      this.#api?.start();
+      this.announce();
+    }
     if (!want && this.#serving) this.#api?.stop();
     this.#serving = want;
   }

@@ -84,9 +84,14 @@ export class Membership {
         throw new ShoalError('bad_message', 'the join request is malformed', 'send {kind, id, host, port, name, standby}');
       }
       const status = this.h.status();
-      if (checkJoin(status.conf, this.h.directory.get(record.id) ?? this.founding(record.id), record.id, record.host, record.port) === 'add') {
-        const taken = this.h.directory.list().find((r) => r.name === record.name && r.id !== record.id);
-        if (taken) throw new ShoalError('member_exists', `another coordinator (${taken.id}) is named ${record.name}`, 'give this one another --name');
+      const existing = this.h.directory.get(record.id);
+      const verdict = checkJoin(status.conf, existing ?? this.founding(record.id), record.id, record.host, record.port);
+      const taken = this.h.directory.list().find((r) => r.name === record.name && r.id !== record.id);
+      if (taken) throw new ShoalError('member_exists', `another coordinator (${taken.id}) is named ${record.name}`, 'give this one another --name');
+      if (verdict === 'already') {
+        // a member announcing itself (a founder has no record yet, or a new --name): keep its role
+        if (existing?.name !== record.name) await this.h.proposeRecord({ ...record, wantVoter: existing?.wantVoter ?? status.conf.voters.includes(record.id) });
+      } else {
         this.h.log?.('adding a coordinator', { id: record.id, name: record.name, standby: req.standby });
         await this.h.proposeRecord(record);
         await this.change({ type: 'addLearner', node: record.id });
