@@ -73,6 +73,22 @@ describe('three shoal-coordinator processes', () => {
       const seen = await c.api('network.inspect', { network: name }, i % 2 === 0 ? b : a);
       expect(seen.ok, `network ${name} read right after its write`).toBe(true);
     }
+    // a member that lags (paused, here) when the read reaches it must catch up before answering
+    for (let i = 0; i < 5; i++) {
+      const name = `lag${i}`;
+      const spec = { name, driver: 'overlay' as const, driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} };
+      c.signal(b, 'SIGSTOP');
+      try {
+        body(await c.api('network.create', { spec }, leader));
+        const read = c.api('network.inspect', { network: name }, b);
+        await new Promise((r) => setTimeout(r, 100));
+        c.signal(b, 'SIGCONT');
+        expect((await read).ok, `network ${name} read on a member that lagged behind its write`).toBe(true);
+      } finally {
+        c.signal(b, 'SIGCONT');
+      }
+      body(await c.api('network.rm', { network: name }, leader));
+    }
     for (let i = 0; i < 15; i++) body(await c.api('network.rm', { network: `rw${i}` }, a));
     expect(body<NetworkRow[]>(await c.api('network.ls', {}, b)).filter((n) => n.name.startsWith('rw'))).toEqual([]);
   });

@@ -69,6 +69,12 @@ export class CoordinatorCluster {
     return exited;
   }
 
+  /** SIGSTOP/SIGCONT: a member that lags without losing its connections. */
+  signal(id: number, signal: NodeJS.Signals): void {
+    const child = this.procs.get(id)?.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+
   running(id: number): boolean {
     const c = this.procs.get(id)?.child;
     return c !== undefined && c.exitCode === null && c.signalCode === null;
