@@ -54,6 +54,8 @@ async function cleanup() {
   rmSync(dir, { recursive: true, force: true });
 }
 
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().then(() => process.exit(130)));
+
 // NATS's default 1 MB payload is too small for the full assignment of a node on 30 overlay
 // networks of 100 tasks each (every peer endpoint and DNS name): the bench raises it.
 writeFileSync(join(dir, 'nats.conf'), `listen: 127.0.0.1:${NATS_PORT}\nmax_payload: 8MB\n`);
@@ -140,7 +142,7 @@ try {
   let rssMax = rssMiB(leaderPid);
   const lsMs = [];
   const t0 = performance.now();
-  const deployed = api('stack.deploy', { spec: parsed.stack }, 120_000);
+  const deployed = api('stack.deploy', { spec: parsed.stack }, 120_000).catch((err) => ({ ok: false, error: { code: 'client', message: String(err) } }));
   let deployMs;
   void deployed.then(() => (deployMs = performance.now() - t0));
   let running = 0;
@@ -148,7 +150,7 @@ try {
   const cap = 600_000;
   while (performance.now() - t0 < cap) {
     const q = performance.now();
-    const r = await api('service.ls', { stack: 'bench' }, 60_000);
+    const r = await api('service.ls', { stack: 'bench' }, 60_000).catch((err) => ({ ok: false, error: String(err) }));
     lsMs.push(performance.now() - q);
     rssMax = Math.max(rssMax, rssMiB(leaderPid));
     if (r.ok) {

@@ -77,6 +77,12 @@ async function register(nodeId, node) {
   }
 }
 
+setInterval(() => {
+  for (const [nodeId, node] of nodes) {
+    if (node.sessionId) nc.publish(`shoal.${cluster}.node.${nodeId}.hb`, json({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId, sessionId: node.sessionId, appliedSeq: node.seq }));
+  }
+}, Number(period));
+
 // a few registrations at a time, as hosts coming up would
 const queue = [...nodes];
 await Promise.all(Array.from({ length: 20 }, async () => {
@@ -84,10 +90,5 @@ await Promise.all(Array.from({ length: 20 }, async () => {
 }));
 process.stdout.write(`registered ${nodes.size}\n`);
 
-setInterval(() => {
-  for (const [nodeId, node] of nodes) {
-    if (node.sessionId) nc.publish(`shoal.${cluster}.node.${nodeId}.hb`, json({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId, sessionId: node.sessionId, appliedSeq: node.seq }));
-  }
-}, Number(period));
 
 process.on('SIGTERM', () => void nc.close().then(() => process.exit(0)));

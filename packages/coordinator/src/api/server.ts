@@ -6,6 +6,8 @@ const enc = new TextEncoder();
 /** How long a write waits for a leader to be elected before it is refused. */
 const LEADER_WAIT_MS = 8000;
 const dec = new TextDecoder();
+/** Far above any real request (a stack of hundreds of services); parsing more is only a cost. */
+export const MAX_REQUEST_BYTES = 4 * 2 ** 20;
 
 /** Where a follower forwards a write; only the leader listens on it. */
 export function leaderApiSubject(cluster: string): string {
@@ -83,6 +85,9 @@ export class ApiServer {
     let id = '';
     let response: ApiResponse;
     try {
+      if (m.data.byteLength > MAX_REQUEST_BYTES) {
+        throw new ShoalError('too_large', `the request is ${(m.data.byteLength / 2 ** 20).toFixed(1)} MiB, more than the ${MAX_REQUEST_BYTES / 2 ** 20} MiB a request may be`, 'send a smaller request (split the stack)');
+      }
       const req = decodeApiRequest(JSON.parse(dec.decode(m.data)));
       id = req.id;
       const s = parseSubject(m.subject);
