@@ -31,7 +31,16 @@ function report(nodeId, node, taskIds) {
 nc.subscribe(`shoal.${cluster}.node.*.assign`, {
   callback: (err, m) => {
     if (err) return;
-    const msg = JSON.parse(dec.decode(m.data));
+    const text = dec.decode(m.data);
+    // A delta that carries only networks changes nothing a simulated node does: skip parsing
+    // the (large) network part, keep the sequence (the dispatcher writes the head first).
+    if (text.includes('"upsertTasks":[],"removeTasks":[]')) {
+      const h = /"nodeId":"([^"]+)","sessionId":"([^"]+)","seq":(\d+)/.exec(text.slice(0, 300));
+      const node = h && nodes.get(h[1]);
+      if (node && h[2] === node.sessionId && Number(h[3]) === node.seq + 1) node.seq += 1;
+      return;
+    }
+    const msg = JSON.parse(text);
     const node = nodes.get(msg.nodeId);
     if (!node) return;
     if (msg.kind === 'assign.full') {

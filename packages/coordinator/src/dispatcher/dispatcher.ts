@@ -48,6 +48,14 @@ interface Session {
 const enc = new TextEncoder();
 /** How long after a store change the nodes are sent what it changed (changes in between ride along). */
 const SYNC_DELAY_MS = 20;
+/**
+ * A network's assignment (every endpoint and name on it) goes to every node on it: during a
+ * deploy of thousands of tasks it changes with every report. Re-sending it to nodes that hold
+ * an older version is paced to this many bytes per millisecond, and never more often than
+ * every NETWORK_ROUND_MIN_MS; tasks and networks new to a node are never held back.
+ */
+const NETWORK_BYTES_PER_MS = 256 * 1024;
+const NETWORK_ROUND_MIN_MS = 100;
 /** Task reports per Raft entry, at most. */
 const REPORT_BATCH = 5000;
 const dec = new TextDecoder();
@@ -71,6 +79,7 @@ export class Dispatcher {
   #syncQueued = false;
   readonly #reports = new Map<string, { nodeId: string; report: TaskReport }>();
   #flushing = false;
+  #nextNetworkRound = 0;
   readonly #cache: AssignmentCache;
   #proposals: Promise<void> = Promise.resolve();
 
@@ -266,7 +275,7 @@ export class Dispatcher {
    * Changes come in bursts (a deploy, a wave of task reports): one round of sends a little
    * after the first change covers all of them, instead of a round per Raft entry.
    */
-  private queueSync(): void {
+  private queueSync(delay = SYNC_DELAY_MS): void {
     if (this.#syncQueued) return;
     this.#syncQueued = true;
     setTimeout(() => {
@@ -274,15 +283,25 @@ export class Dispatcher {
       if (this.#unsubs.length === 0) return;
       this.#cache.refresh();
       const nodes = this.#cache.takeDirtyNodes();
-      for (const s of this.#sessions.values()) this.send(s, false, nodes === undefined || nodes.has(s.nodeId));
-    }, SYNC_DELAY_MS);
+      const networkRound = this.#now() >= this.#nextNetworkRound;
+      let bytes = 0;
+      let held = false;
+      for (const s of this.#sessions.values()) {
+        const r = this.send(s, false, nodes === undefined || nodes.has(s.nodeId), networkRound);
+        bytes += r.bytes;
+        held ||= r.held;
+      }
+      // a network every node on it already has is re-sent at most at a pace the bytes allow
+      if (networkRound) this.#nextNetworkRound = this.#now() + Math.max(NETWORK_ROUND_MIN_MS, bytes / NETWORK_BYTES_PER_MS);
+      if (held) this.queueSync(Math.max(SYNC_DELAY_MS, this.#nextNetworkRound - this.#now()));
+    }, delay);
   }
 
   /**
    * Sends the node what changed since the last send (or everything), under the next sequence.
    * `tasksChanged` false: only its networks may have moved, its own tasks are as last sent.
    */
-  private send(session: Session, full: boolean, tasksChanged = true): void {
+  private send(session: Session, full: boolean, tasksChanged = true, networkRound = true): { bytes: number; held: boolean } {
     this.#cache.refresh();
     const head = `"v":${PROTOCOL_VERSION},"nodeId":${JSON.stringify(session.nodeId)},"sessionId":${JSON.stringify(session.sessionId)},"seq":${session.seq + 1}`;
     const sent = session.sent;
@@ -297,6 +316,16 @@ export class Dispatcher {
       return n ? [{ id, ...n }] : [];
     });
     // the message is assembled from JSON already made: a network's can be large and is shared by every node on it
+    // networks new to the node go at once (its new tasks need them); changed ones on network rounds
+    let held = false;
+    const stale = (n: { id: string; version: number }): boolean => {
+      const v = sent?.networks.get(n.id);
+      if (v === undefined) return true;
+      if (v === n.version) return false;
+      if (!networkRound) held = true;
+      return networkRound;
+    };
+    const version = (n: { id: string; version: number }): number => (stale(n) || !sent ? n.version : (sent.networks.get(n.id) ?? n.version));
     let body: string;
     if (full || !sent || !tasks) {
       if (full || !sent) {
@@ -304,24 +333,26 @@ export class Dispatcher {
         body = `{"kind":"assign.full",${head},"tasks":[${all.map((t) => t.json).join(',')}],"networks":[${nets.map((n) => n.json).join(',')}]}`;
         session.sent = { tasks: new Map(all.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, n.version])) };
       } else {
-        const upsertNetworks = nets.filter((n) => sent.networks.get(n.id) !== n.version);
+        const upsertNetworks = nets.filter(stale);
         const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
-        if (upsertNetworks.length + removeNetworks.length === 0) return;
+        if (upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
         body = `{"kind":"assign.delta",${head},"upsertTasks":[],"removeTasks":[],"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
-        sent.networks = new Map(nets.map((n) => [n.id, n.version]));
+        sent.networks = new Map(nets.map((n) => [n.id, version(n)]));
       }
     } else {
       const upsertTasks = tasks.filter((t) => sent.tasks.get(t.id) !== t.json);
       const keep = new Set(tasks.map((t) => t.id));
       const removeTasks = [...sent.tasks.keys()].filter((id) => !keep.has(id));
-      const upsertNetworks = nets.filter((n) => sent.networks.get(n.id) !== n.version);
+      const upsertNetworks = nets.filter(stale);
       const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
-      if (upsertTasks.length + removeTasks.length + upsertNetworks.length + removeNetworks.length === 0) return;
+      if (upsertTasks.length + removeTasks.length + upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
       body = `{"kind":"assign.delta",${head},"upsertTasks":[${upsertTasks.map((t) => t.json).join(',')}],"removeTasks":${JSON.stringify(removeTasks)},"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
-      session.sent = { tasks: new Map(tasks.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, n.version])) };
+      session.sent = { tasks: new Map(tasks.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, version(n)])) };
     }
     session.seq += 1;
     session.sentAt = this.#now();
-    this.o.bus.publish(nodeSubject(this.o.cluster, session.nodeId, 'assign'), enc.encode(body));
+    const data = enc.encode(body);
+    this.o.bus.publish(nodeSubject(this.o.cluster, session.nodeId, 'assign'), data);
+    return { bytes: data.byteLength, held };
   }
 }
