@@ -80,6 +80,7 @@ export class Dispatcher {
   readonly #reports = new Map<string, { nodeId: string; report: TaskReport }>();
   #flushing = false;
   #nextNetworkRound = 0;
+  #lastCheck = 0;
   readonly #cache: AssignmentCache;
   #proposals: Promise<void> = Promise.resolve();
 
@@ -261,6 +262,14 @@ export class Dispatcher {
   async checkLiveness(): Promise<void> {
     const deadline = this.#missed * this.#period;
     const now = this.#now();
+    // A leader whose own event loop stalled (a big pass, a GC) runs this timer before it reads
+    // the heartbeats queued meanwhile: silence it did not hear is not the nodes'. Skip a round.
+    const stalled = this.#lastCheck !== 0 && now - this.#lastCheck > 1.5 * this.#period;
+    this.#lastCheck = now;
+    if (stalled) {
+      for (const s of this.#sessions.values()) s.lastSeen = Math.max(s.lastSeen, now - this.#period);
+      return;
+    }
     for (const node of this.o.store.list('node')) {
       if (node.status.state !== 'ready') continue;
       const seen = this.#sessions.get(node.id)?.lastSeen ?? this.#startedAt;
