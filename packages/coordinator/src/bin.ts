@@ -1,58 +1,114 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { connect } from 'nats';
 import { pino } from 'pino';
+import { isShoalError } from '@shoal/core';
+import { parseCoordinatorConfigFile, parseEndpoint, parseMemberId, parseMembers, resolveCoordinatorConfig, type CoordinatorConfig } from './config.js';
 import { natsBus } from './dispatcher/bus.js';
 import { Manager } from './manager.js';
 
-function peers(value: string): Map<number, { host: string; port: number }> {
-  const out = new Map<number, { host: string; port: number }>();
-  for (const part of value.split(',')) {
-    const m = /^(\d+)=([^:]+):(\d+)$/.exec(part.trim());
-    if (!m) throw new InvalidArgumentError(`expected ID=HOST:PORT[,…], got "${part}"`);
-    out.set(Number(m[1]), { host: m[2] ?? '', port: Number(m[3]) });
-  }
-  return out;
+/** Flag values are checked by the same parsers as the file; their errors become usage errors. */
+function flag<T>(parse: (v: string) => T): (v: string) => T {
+  return (v) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new InvalidArgumentError(isShoalError(err) ? err.what : String(err));
+    }
+  };
 }
 
 const program = new Command('shoal-coordinator')
   .description("a Shoal coordinator: one member of the cluster's Raft group, serving the API; the leader runs the cluster")
-  .requiredOption('--cluster <id>', 'cluster id', process.env.SHOAL_CLUSTER)
-  .requiredOption('--id <n>', "this coordinator's Raft member id", (v) => Number(v))
-  .requiredOption('--peers <list>', 'every coordinator as ID=HOST:PORT, this one included (Raft over TCP)', peers)
-  .option('--data-dir <dir>', 'where the Raft log and snapshots live', '/var/lib/shoal/coordinator')
+  .option('--config <file>', 'a YAML config file; every key is the long form of a flag (dataDir, natsUser…); flags override it')
+  .option('--cluster <id>', 'cluster id', process.env.SHOAL_CLUSTER)
+  .option('--id <n>', "this coordinator's Raft member id (a whole number never used before in this cluster)", flag((v) => parseMemberId(v, '--id')))
+  .option('--peers <list>', 'found a new cluster: every founding coordinator as ID=HOST:PORT, this one included (Raft over TCP)', flag((v) => parseMembers(v, '--peers')))
+  .option('--join <list>', 'join a running cluster through some of its coordinators, as ID=HOST:PORT,…', flag((v) => parseMembers(v, '--join')))
+  .option('--listen <host:port>', 'where the other coordinators reach this one for Raft (needed with --join)', flag((v) => parseEndpoint(v, '--listen')))
+  .option('--standby', 'with --join: stay a standby (copies the store, does not vote) until `node promote`')
+  .option('--name <name>', 'the name node promote/demote know this coordinator by (default: the hostname)')
+  .option('--data-dir <dir>', 'where the Raft log and snapshots live (default /var/lib/shoal/coordinator)')
   .option('--nats <url>', 'NATS server URL (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--nats-user <user>', 'NATS user (password from SHOAL_NATS_PASSWORD)', process.env.SHOAL_NATS_USER)
-  .option('--heartbeat-ms <ms>', 'agent heartbeat period', (v) => Number(v), 1000)
-  .addHelpText('after', '\nExample:\n  shoal-coordinator --cluster prod --id 1 --peers 1=10.1.0.1:7100,2=10.1.0.2:7100,3=10.1.0.3:7100 --nats nats://10.1.0.1:4222');
+  .option('--heartbeat-ms <ms>', 'agent heartbeat period (default 1000)', (v) => Number(v))
+  .addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  shoal-coordinator --cluster prod --id 1 --peers 1=10.1.0.1:7100,2=10.1.0.2:7100,3=10.1.0.3:7100 --nats nats://10.1.0.1:4222',
+      '  shoal-coordinator --cluster prod --id 4 --listen 10.1.0.4:7100 --join 1=10.1.0.1:7100,2=10.1.0.2:7100 --nats nats://10.1.0.1:4222',
+      '  shoal-coordinator --config /etc/shoal/coordinator.yml --id 2',
+    ].join('\n'),
+  );
 program.parse();
-const o = program.opts<{ cluster: string; id: number; peers: Map<number, { host: string; port: number }>; dataDir: string; nats?: string[]; natsUser?: string; heartbeatMs: number }>();
-if (!o.peers.has(o.id)) {
-  process.stderr.write(`error: --peers does not list this coordinator (--id ${o.id}) — add ${o.id}=HOST:PORT\n`);
-  process.exit(2);
+const flags = program.opts<{ config?: string; cluster?: string; id?: number; peers?: CoordinatorConfig['peers']; join?: CoordinatorConfig['join']; listen?: CoordinatorConfig['listen']; standby?: boolean; name?: string; dataDir?: string; nats?: string[]; natsUser?: string; heartbeatMs?: number }>();
+
+let config: ReturnType<typeof resolveCoordinatorConfig>;
+try {
+  const file = flags.config ? parseCoordinatorConfigFile(readFileSync(flags.config, 'utf8'), flags.config) : {};
+  if (flags.heartbeatMs !== undefined && (!Number.isInteger(flags.heartbeatMs) || flags.heartbeatMs < 50)) throw new InvalidArgumentError('--heartbeat-ms: expected milliseconds ≥ 50');
+  config = resolveCoordinatorConfig(file, {
+    cluster: flags.cluster,
+    id: flags.id,
+    peers: flags.peers,
+    join: flags.join,
+    listen: flags.listen,
+    standby: flags.standby,
+    name: flags.name,
+    dataDir: flags.dataDir,
+    natsUrls: flags.nats ?? process.env.SHOAL_NATS_URL?.split(','),
+    natsUser: flags.natsUser,
+    heartbeatMs: flags.heartbeatMs,
+  });
+} catch (err) {
+  const e = err as { code?: string; what?: string; todo?: string; message?: string };
+  process.stderr.write(`error: ${e.what ?? e.message ?? String(err)}${e.todo ? ` — ${e.todo}` : ''}\n`);
+  process.exit(e.code === 'ENOENT' ? 1 : 2);
 }
 
 const logger = pino({ name: 'shoal-coordinator' });
 const log = (msg: string, fields?: Record<string, unknown>): void => logger.info(fields ?? {}, msg);
 const nc = await connect({
-  servers: o.nats ?? process.env.SHOAL_NATS_URL?.split(',') ?? ['nats://127.0.0.1:4222'],
-  name: `shoal-coordinator-${o.id}`,
-  ...(o.natsUser ? { user: o.natsUser, pass: process.env.SHOAL_NATS_PASSWORD ?? '' } : {}),
+  servers: config.natsUrls,
+  name: `shoal-coordinator-${config.id}`,
+  ...(config.natsUser ? { user: config.natsUser, pass: process.env.SHOAL_NATS_PASSWORD ?? '' } : {}),
   maxReconnectAttempts: -1,
   reconnectTimeWait: 500,
   waitOnFirstConnect: true,
 });
-const manager = new Manager({ cluster: o.cluster, id: o.id, peers: o.peers, dataDir: o.dataDir, bus: natsBus(nc), heartbeatPeriodMs: o.heartbeatMs, log });
+const manager = new Manager({
+  cluster: config.cluster,
+  id: config.id,
+  peers: config.peers ?? new Map(),
+  join: config.join,
+  listen: config.listen,
+  standby: config.standby,
+  name: config.name,
+  dataDir: config.dataDir,
+  bus: natsBus(nc),
+  heartbeatPeriodMs: config.heartbeatMs,
+  log,
+});
 await manager.start();
-log('coordinator started', { id: o.id, cluster: o.cluster });
+log('coordinator started', { id: config.id, cluster: config.cluster, name: manager.name, joining: config.join !== undefined });
+let stopping = false;
 const shutdown = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
   log('shutting down', { signal });
+  // a watchdog: a shutdown that hangs must not leave the process around
   setTimeout(() => process.exit(1), 10_000).unref();
   manager
     .stop()
     .then(() => nc.drain())
     .then(
-      () => process.exit(0),
+      () => {
+        log('stopped', { id: config.id });
+        process.exit(0);
+      },
       () => process.exit(1),
     );
 };

@@ -1,21 +1,36 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileStorage, RaftDriver, TcpTransport, bootstrap, type Endpoint, type Entry, type NodeId, type Snapshot, type StateMachine } from 'raft-ts';
+import { hostname } from 'node:os';
+import { ShoalError } from '@shoal/core';
+import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type Entry, type NodeId, type Snapshot, type StateMachine, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
+import { coordinatorApiPrefix, coordinatorStatusSubject, storeDigest, type CoordinatorStatus } from './api/status.js';
 import type { Bus } from './dispatcher/bus.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { orchestrate } from './orchestrator/orchestrator.js';
 import { schedulePass } from './scheduler/pass.js';
 import { decodeCommand, type Command, type ObjectCommand } from './store/commands.js';
 import { Store } from './store/store.js';
+import { MemberDirectory, asMemberRecord, type MemberRecord } from './membership/directory.js';
+import { Membership, requestJoin } from './membership/membership.js';
 
 export interface ManagerOptions {
   cluster: string;
   /** This coordinator's Raft member id, and every member's Raft endpoint (its own included). */
   id: NodeId;
   peers: ReadonlyMap<NodeId, Endpoint>;
+  /**
+   * Join a running cluster through these members instead of founding one with `peers` (then
+   * `peers` may be empty and `listen` is this coordinator's Raft endpoint).
+   */
+  join?: ReadonlyMap<NodeId, Endpoint> | undefined;
+  listen?: Endpoint | undefined;
+  /** Join as a standby (a learner) until promoted, rather than as a voter. */
+  standby?: boolean | undefined;
+  /** The name `node promote`/`node demote` know this coordinator by (default: the hostname). */
+  name?: string | undefined;
   dataDir: string;
   bus: Bus;
   tickMs?: number;
@@ -25,10 +40,14 @@ export interface ManagerOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-/** A Raft entry of the store: the command, and the leader's clock when it proposed it. */
+/**
+ * A Raft entry of the store: the command, and the leader's clock when it proposed it; or a
+ * coordinator's member record, which the membership directory keeps, not the store.
+ */
 interface StoreEntry {
   at: string;
-  command: unknown;
+  command?: unknown;
+  member?: unknown;
 }
 
 const enc = new TextEncoder();
@@ -41,6 +60,7 @@ class StoreMachine implements StateMachine {
 
   constructor(
     readonly store: Store,
+    private readonly directory: MemberDirectory,
     private readonly log: ManagerOptions['log'],
   ) {}
 
@@ -50,6 +70,12 @@ class StoreMachine implements StateMachine {
     let command: Command;
     try {
       e = JSON.parse(dec.decode(entry.data)) as StoreEntry;
+      if (e.member !== undefined) {
+        const record = asMemberRecord(e.member);
+        if (record) this.directory.apply(record);
+        else this.log?.('member record refused', { index: entry.index });
+        return;
+      }
       command = decodeCommand(e.command);
     } catch (err) {
       // refused the same way on every coordinator, so they stay identical
@@ -88,9 +114,48 @@ export class Manager {
   #passAgain = false;
   #establishing = false;
   #api: ApiServer | undefined;
+  #serving = false;
+  #removed = false;
   #ids = 0;
+  #statusUnsub: (() => void) | undefined;
+  #joining: AbortController | undefined;
+  readonly directory: MemberDirectory;
+  readonly membership: Membership;
+  readonly name: string;
 
-  constructor(private readonly o: ManagerOptions) {}
+  constructor(private readonly o: ManagerOptions) {
+    const listen = o.listen ?? o.peers.get(o.id);
+    if (!listen) throw new ShoalError('usage', `the peers must include this coordinator (${o.id}), or a listen address be given`, 'pass --listen HOST:PORT');
+    this.directory = new MemberDirectory(new Map([...(o.join ?? []), ...o.peers, [o.id, listen]]));
+    this.name = o.name ?? hostname();
+    this.directory.onChange((r) => this.memberChanged(r));
+    this.membership = new Membership({
+      id: o.id,
+      cluster: o.cluster,
+      bus: o.bus,
+      directory: this.directory,
+      status: () => this.raftStatus(),
+      proposeRecord: (r) => this.proposeEntry({ at: new Date().toISOString(), member: r }).then(() => undefined),
+      confChange: (cc: ConfChange) => this.driver().proposeConfChange(cc, AbortSignal.timeout(10_000)).then(() => undefined),
+      barrier: async () => (await this.driver().propose(new Uint8Array(0), AbortSignal.timeout(10_000))).index,
+      transferLeader: (to) => this.driver().transferLeader(to),
+      log: o.log,
+    });
+  }
+
+  private driver(): RaftDriver {
+    if (!this.#driver) throw new ShoalError('not_started', 'the coordinator is not started');
+    return this.#driver;
+  }
+
+  raftStatus(): Status {
+    return this.driver().status();
+  }
+
+  /** Whether this coordinator serves the API (it is a member, and not on its way out). */
+  get serving(): boolean {
+    return this.#serving;
+  }
 
   get leading(): boolean {
     return this.#lead !== undefined;
@@ -101,29 +166,133 @@ export class Manager {
     mkdirSync(dir, { recursive: true });
     const { storage, report } = FileStorage.open(dir);
     if (report.tornTail !== undefined) this.o.log?.('raft log: a torn tail was truncated', { segment: report.tornTail.segment });
-    if (storage.lastIndex() === 0 && storage.snapshot().meta.index === 0) bootstrap(storage, [...this.o.peers.keys()]);
+    const fresh = storage.lastIndex() === 0 && storage.snapshot().meta.index === 0;
+    // A joiner starts with an empty log: the leader's replication brings it the membership.
+    if (fresh && !this.o.join) bootstrap(storage, [...this.o.peers.keys()]);
     this.#storage = storage;
-    const self = this.o.peers.get(this.o.id);
-    if (!self) throw new Error(`the peers must include this coordinator (${this.o.id})`);
-    this.#transport = new TcpTransport({ listen: self, peers: this.o.peers });
+    const self = this.directory.endpoints.get(this.o.id);
+    if (!self) throw new Error(`no Raft endpoint for this coordinator (${this.o.id})`);
+    // the transport reads the directory's endpoints on every send, so members added later are reached
+    this.#transport = new TcpTransport({ listen: self, peers: this.directory.endpoints });
     await this.#transport.start();
     this.#driver = new RaftDriver({
       id: this.o.id,
       storage,
       transport: this.#transport,
-      stateMachine: (this.#machine = new StoreMachine(this.store, this.o.log)),
+      stateMachine: (this.#machine = new StoreMachine(this.store, this.directory, this.o.log)),
       tickMs: this.o.tickMs ?? 50,
       electionTick: this.o.electionTick ?? 10,
     });
     this.#driver.start();
-    this.#api = new ApiServer({ cluster: this.o.cluster, bus: this.o.bus, backend: this, leading: () => this.leading, ...(this.o.log ? { log: this.o.log } : {}) });
-    this.#api.start();
+    this.#api = new ApiServer({
+      cluster: this.o.cluster,
+      bus: this.o.bus,
+      backend: this,
+      leading: () => this.leading,
+      readBarrier: () => this.linearizableRead(),
+      direct: coordinatorApiPrefix(this.o.cluster, this.o.id),
+      ...(this.o.log ? { log: this.o.log } : {}),
+    });
+    this.#statusUnsub = this.o.bus.subscribe(coordinatorStatusSubject(this.o.cluster, this.o.id), (m) => m.respond(enc.encode(JSON.stringify(this.describe()))));
     this.#watch = setInterval(() => this.watchLeadership(), this.o.tickMs ?? 50);
+    if (this.o.join && !this.isMember()) void this.join();
+  }
+
+  /** Every member's record carries its name; a founder (or a renamed member) announces itself once it serves. */
+  private announce(): void {
+    const mine = this.directory.get(this.o.id);
+    if (this.#joining || this.#removed || (mine && mine.name === this.name)) return;
+    void this.join();
+  }
+
+  private isMember(): boolean {
+    const conf = this.#driver?.status().conf;
+    return conf !== undefined && (conf.voters.includes(this.o.id) || conf.learners.includes(this.o.id));
+  }
+
+  /** Asks the leader to add this coordinator; until then it serves nothing. */
+  private async join(): Promise<void> {
+    const self = this.directory.endpoints.get(this.o.id);
+    if (!self) return;
+    const joining = (this.#joining = new AbortController());
+    try {
+      const members = await requestJoin(this.o.bus, this.o.cluster, { kind: 'coordinator.join', id: this.o.id, host: self.host, port: self.port, name: this.name, standby: this.o.standby ?? false }, joining.signal);
+      for (const m of members) this.directory.learn(m.id, { host: m.host, port: m.port });
+      this.o.log?.('joined the cluster', { id: this.o.id, members: members.map((m) => m.id) });
+    } catch (err) {
+      if (!joining.signal.aborted) this.o.log?.('could not join the cluster', { err: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.#joining = undefined;
+    }
+  }
+
+  private memberChanged(r: MemberRecord): void {
+    if (r.id === this.o.id && r.leaving && !this.#removed) {
+      this.#removed = true;
+      this.o.log?.('removed from the cluster: no longer serving; this process can be stopped', { id: this.o.id });
+    }
+  }
+
+  /** Serve the API while a member that is not leaving; a joiner starts once it is added. */
+  private watchServing(): void {
+    const want = !this.#removed && this.isMember();
+    if (want && !this.#serving) {
+      this.#api?.start();
+      this.announce();
+    }
+    if (!want && this.#serving) this.#api?.stop();
+    this.#serving = want;
+  }
+
+  /**
+   * Waits until this coordinator has applied everything committed before the call (Raft's
+   * ReadIndex: the leader confirms it still leads and names its commit index), so a read
+   * served here sees every write acknowledged anywhere before it.
+   */
+  async linearizableRead(): Promise<void> {
+    try {
+      await this.driver().linearizableRead(AbortSignal.timeout(5000));
+    } catch (err) {
+      throw new ShoalError('no_leader', 'this coordinator cannot confirm it is up to date: no leader answers', 'try again in a few seconds; if it persists, check that a majority of coordinators run', { cause: err });
+    }
+  }
+
+  describe(): CoordinatorStatus {
+    const s = this.raftStatus();
+    return {
+      id: this.o.id,
+      name: this.name,
+      role: s.role,
+      leader: s.leader,
+      term: s.term,
+      commit: s.commit,
+      applied: s.applied,
+      voters: [...s.conf.voters].sort((a, b) => a - b),
+      standbys: [...s.conf.learners].sort((a, b) => a - b),
+      serving: this.#serving,
+      storeIndex: this.store.index,
+      digest: storeDigest(this.store),
+      counts: { nodes: this.store.count('node'), networks: this.store.count('network'), services: this.store.count('service'), tasks: this.store.count('task') },
+    };
+  }
+
+  /** The API's promote/demote, by member id or name, or a node whose hostname names a coordinator. */
+  memberOf(ref: string): MemberRecord {
+    const node = this.store.get('node', ref) ?? this.store.list('node').find((n) => n.hostname === ref);
+    const r = this.directory.find(ref) ?? (node ? this.directory.find(node.hostname) : undefined);
+    if (!r || !(this.raftStatus().conf.voters.includes(r.id) || this.raftStatus().conf.learners.includes(r.id))) {
+      throw new ShoalError('not_a_coordinator', `no coordinator of this cluster is known as ${ref}`, 'name one by its member id or name (see the coordinators\' status), and start its process with --join first');
+    }
+    return r;
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#watch);
+    this.#joining?.abort();
+    this.#statusUnsub?.();
     this.#api?.stop();
+    this.#serving = false;
+    await this.handOver();
     this.stepDown();
     await this.#driver?.stop();
     await this.#transport?.close();
@@ -135,10 +304,7 @@ export class Manager {
    * with the store's refusal (a stale version, a name taken) if it was refused when applied.
    */
   async propose(command: Command): Promise<void> {
-    const driver = this.#driver;
-    if (!driver) throw new Error('coordinator not started');
-    const entry: StoreEntry = { at: new Date().toISOString(), command };
-    const { index } = await driver.propose(enc.encode(JSON.stringify(entry)), AbortSignal.timeout(10_000));
+    const index = await this.proposeEntry({ at: new Date().toISOString(), command });
     const refused = this.#machine?.refusals.get(index);
     if (refused) {
       this.#machine?.refusals.delete(index);
@@ -146,7 +312,27 @@ export class Manager {
     }
   }
 
+  private async proposeEntry(entry: StoreEntry): Promise<number> {
+    const { index } = await this.driver().propose(enc.encode(JSON.stringify(entry)), AbortSignal.timeout(10_000));
+    return index;
+  }
+
+  /**
+   * A leader that stops on purpose hands the lead to the most caught-up voter first: the cluster
+   * then has a leader within a round trip instead of an election timeout.
+   */
+  private async handOver(): Promise<void> {
+    const s = this.#driver?.status();
+    if (s?.role !== 'leader') return;
+    const to = s.progress.filter((p) => !p.isLearner && p.id !== this.o.id).sort((a, b) => b.match - a.match)[0];
+    if (!to) return;
+    this.#driver?.transferLeader(to.id);
+    const deadline = Date.now() + 2000;
+    while (this.#driver?.status().role === 'leader' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
   private watchLeadership(): void {
+    this.watchServing();
     const status = this.#driver?.status();
     const leader = status?.role === 'leader';
     if (leader && !this.#lead && !this.#establishing) void this.establish(status.term);
@@ -187,6 +373,7 @@ export class Manager {
     this.#lead = { dispatcher, allocator, unsubscribe, wake: undefined };
     dispatcher.start();
     this.#api?.lead(true);
+    this.membership.lead(true);
     this.o.log?.('leading', { id: this.o.id });
     this.queuePass();
   }
@@ -196,6 +383,7 @@ export class Manager {
     if (!lead) return;
     this.#lead = undefined;
     this.#api?.lead(false);
+    this.membership.lead(false);
     lead.dispatcher.stop();
     lead.unsubscribe();
     clearTimeout(lead.wake);

@@ -15,9 +15,11 @@ import {
 } from '@shoal/core';
 import type { Command, ObjectCommand } from '../store/commands.js';
 import type { Store } from '../store/store.js';
+import { stackSpecProblems } from './stack-checks.js';
+import { demoteCoordinator, promoteCoordinator, type MembershipBackend } from './membership.js';
 
 /** What the API needs of a coordinator: the store to read, and Raft to write through. */
-export interface ApiBackend {
+export interface ApiBackend extends MembershipBackend {
   store: Store;
   propose(command: Command): Promise<void>;
 }
@@ -197,6 +199,7 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       const current = { services: store.servicesOfStack(spec.name).map((s) => s.spec), networks: store.networksOfStack(spec.name).map((n) => n.spec) };
       const plan = planStackDeploy(current, spec, req.body.prune === undefined ? {} : { prune: req.body.prune });
       for (const name of plan.requireNetworks) if (!store.networkByName(name)) plan.problems.push(`external network ${name} does not exist`);
+      plan.problems.push(...stackSpecProblems(spec, store));
       if (plan.problems.length > 0) throw new ShoalError('bad_stack', `stack ${spec.name} cannot be deployed: ${plan.problems.join('; ')}`, 'fix the stack file; nothing was changed');
       // one Raft entry: the whole deploy applies, or none of it does
       const commands: ObjectCommand[] = [];
@@ -213,6 +216,10 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       if (commands.length > 0) await b.propose({ op: 'batch', commands });
       return { created: plan.createServices.map((s) => s.name), updated: plan.updateServices.map((s) => s.name), unchanged: plan.unchangedServices, removed: plan.removeServices, networks: plan.createNetworks.map((n) => n.name) };
     }
+    case 'node.promote':
+      return promoteCoordinator(b, req.body.node);
+    case 'node.demote':
+      return demoteCoordinator(b, req.body.node);
     default:
       throw new ShoalError('not_implemented', `${req.verb} is not served by this coordinator yet`, 'see the issues for what is planned');
   }

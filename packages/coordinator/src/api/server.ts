@@ -6,6 +6,8 @@ const enc = new TextEncoder();
 /** How long a write waits for a leader to be elected before it is refused. */
 const LEADER_WAIT_MS = 8000;
 const dec = new TextDecoder();
+/** Far above any real request (a stack of hundreds of services); parsing more is only a cost. */
+export const MAX_REQUEST_BYTES = 4 * 2 ** 20;
 
 /** Where a follower forwards a write; only the leader listens on it. */
 export function leaderApiSubject(cluster: string): string {
@@ -17,6 +19,13 @@ export interface ApiServerOptions {
   bus: Bus;
   backend: ApiBackend;
   leading: () => boolean;
+  /** Resolves once this coordinator's store reflects every write committed before the call. */
+  readBarrier?: () => Promise<void>;
+  /**
+   * A subject prefix this coordinator alone also serves the API on (`<prefix>.<verb>`), so one
+   * can ask a given coordinator: a read there shows that coordinator's own store.
+   */
+  direct?: string;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -32,7 +41,10 @@ export class ApiServer {
   constructor(private readonly o: ApiServerOptions) {}
 
   start(): void {
+    if (this.#unsubs.length > 0) return;
     this.#unsubs.push(this.o.bus.subscribe(apiWildcard(this.o.cluster), (m) => void this.serve(m, false), 'shoal-coordinators'));
+    const direct = this.o.direct;
+    if (direct) this.#unsubs.push(this.o.bus.subscribe(`${direct}.>`, (m) => void this.serve(m, false, direct)));
   }
 
   /** While leading, take the writes the followers forward. */
@@ -69,19 +81,26 @@ export class ApiServer {
     }
   }
 
-  private async serve(m: BusMessage, forwarded: boolean): Promise<void> {
+  private async serve(m: BusMessage, forwarded: boolean, direct?: string): Promise<void> {
     let id = '';
     let response: ApiResponse;
     try {
+      if (m.data.byteLength > MAX_REQUEST_BYTES) {
+        throw new ShoalError('too_large', `the request is ${(m.data.byteLength / 2 ** 20).toFixed(1)} MiB, more than the ${MAX_REQUEST_BYTES / 2 ** 20} MiB a request may be`, 'send a smaller request (split the stack)');
+      }
       const req = decodeApiRequest(JSON.parse(dec.decode(m.data)));
       id = req.id;
       const s = parseSubject(m.subject);
-      if (!forwarded && (s?.kind !== 'api' || s.verb !== req.verb)) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
+      if (direct !== undefined) {
+        if (m.subject !== `${direct}.${req.verb}`) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
+      } else if (!forwarded && (s?.kind !== 'api' || s.verb !== req.verb)) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
       if (isWriteVerb(req.verb) && !this.o.leading()) {
         if (forwarded) throw new ShoalError('no_leader', 'this coordinator is no longer the leader', 'try again in a moment');
         m.respond(await this.forward(m.data));
         return;
       }
+      // a read answered from this store must not miss a write acknowledged through another coordinator
+      if (!isWriteVerb(req.verb)) await this.o.readBarrier?.();
       response = okResponse(id, await handle(this.o.backend, req));
     } catch (err) {
       if (!(err instanceof ShoalError)) this.o.log?.('API request failed', { err: err instanceof Error ? err.message : String(err) });

@@ -40,6 +40,17 @@ export function taskName(service: Service, task: Task): string {
  * of these to send deltas.
  */
 export function assignmentFor(view: AssignmentView, nodeId: string): NodeAssignment {
+  const { tasks, networkIds } = tasksFor(view, nodeId);
+  const networks: NetworkAssignment[] = [];
+  for (const id of networkIds) {
+    const net = view.get('network', id);
+    if (net?.allocation) networks.push(networkAssignment(view, net));
+  }
+  return { tasks, networks };
+}
+
+/** The tasks placed on one node, and the networks they are on (sorted). */
+export function tasksFor(view: AssignmentView, nodeId: string): { tasks: TaskAssignment[]; networkIds: string[] } {
   const tasks: TaskAssignment[] = [];
   const networkIds = new Set<string>();
   for (const task of view.tasksOnNode(nodeId)) {
@@ -67,15 +78,15 @@ export function assignmentFor(view: AssignmentView, nodeId: string): NodeAssignm
     });
     for (const a of task.attachments) networkIds.add(a.networkId);
   }
-  const networks: NetworkAssignment[] = [];
-  for (const id of [...networkIds].sort()) {
-    const net = view.get('network', id);
-    if (net?.allocation) networks.push(networkAssignment(view, net));
-  }
-  return { tasks, networks };
+  return { tasks, networkIds: [...networkIds].sort() };
 }
 
-function networkAssignment(view: AssignmentView, net: Network): NetworkAssignment {
+/**
+ * One network as every node with a task on it is sent it. `services`, when given, are the only
+ * services that can matter (those on the network or with a task attached to it): the caller
+ * indexed them once for many networks, rather than each network looking at every service.
+ */
+export function networkAssignment(view: AssignmentView, net: Network, services?: readonly Service[]): NetworkAssignment {
   const alloc = net.allocation;
   if (!alloc) throw new Error(`network ${net.id} is not allocated`);
   const peers = new Map<string, { address: string; mac: string }[]>();
@@ -86,7 +97,7 @@ function networkAssignment(view: AssignmentView, net: Network): NetworkAssignmen
     names.set(name, list);
   };
   const vips: NetworkAssignment['vips'] = [];
-  for (const service of view.list('service')) {
+  for (const service of services ?? view.list('service')) {
     const onNet = service.spec.networks.find((n) => view.networkByName(n.target)?.id === net.id);
     const tasks = view.tasksOfService(service.id);
     const backends: string[] = [];

@@ -8,7 +8,6 @@ import {
   nodeSubject,
   nodeWildcard,
   parseSubject,
-  type AssignmentMessage,
   type Node,
   type NodeRegister,
   type NodeRegisterReply,
@@ -16,9 +15,9 @@ import {
 } from '@shoal/core';
 import type { Command, ObjectCommand } from '../store/commands.js';
 import type { Store } from '../store/store.js';
-import { assignmentFor, type NodeAssignment } from './assignment.js';
+import { AssignmentCache } from './assignment-cache.js';
+import { tasksFor } from './assignment.js';
 import type { Bus, BusMessage } from './bus.js';
-import { diffAssignments } from './delta.js';
 
 export interface DispatcherOptions {
   cluster: string;
@@ -38,11 +37,27 @@ interface Session {
   sessionId: string;
   seq: number;
   lastSeen: number;
-  sent: NodeAssignment | undefined;
+  /** What the node was last sent: each task's JSON, each network's version. */
+  sent: { tasks: Map<string, string>; networks: Map<string, number> } | undefined;
+  /** The networks its tasks are on, as of the last look at its tasks. */
+  networkIds: string[];
   sentAt: number;
+  markingReady?: boolean;
 }
 
 const enc = new TextEncoder();
+/** How long after a store change the nodes are sent what it changed (changes in between ride along). */
+const SYNC_DELAY_MS = 20;
+/**
+ * A network's assignment (every endpoint and name on it) goes to every node on it: during a
+ * deploy of thousands of tasks it changes with every report. Re-sending it to nodes that hold
+ * an older version is paced to this many bytes per millisecond, and never more often than
+ * every NETWORK_ROUND_MIN_MS; tasks and networks new to a node are never held back.
+ */
+const NETWORK_BYTES_PER_MS = 256 * 1024;
+const NETWORK_ROUND_MIN_MS = 100;
+/** Task reports per Raft entry, at most. */
+const REPORT_BATCH = 5000;
 const dec = new TextDecoder();
 const json = (value: unknown): Uint8Array => enc.encode(JSON.stringify(value));
 const parse = (data: Uint8Array): unknown => JSON.parse(dec.decode(data));
@@ -62,6 +77,11 @@ export class Dispatcher {
   #unsubs: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #syncQueued = false;
+  readonly #reports = new Map<string, { nodeId: string; report: TaskReport }>();
+  #flushing = false;
+  #nextNetworkRound = 0;
+  #lastCheck = 0;
+  readonly #cache: AssignmentCache;
   #proposals: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: DispatcherOptions) {
@@ -69,6 +89,7 @@ export class Dispatcher {
     this.#period = o.heartbeatPeriodMs ?? 1000;
     this.#missed = o.missedHeartbeats ?? 3;
     this.#startedAt = this.#now();
+    this.#cache = new AssignmentCache(o.store);
   }
 
   start(): void {
@@ -82,7 +103,12 @@ export class Dispatcher {
     this.#unsubs.push(bus.subscribe(nodeWildcard(cluster, 'register'), guard('registration', (m) => this.onRegister(m))));
     this.#unsubs.push(bus.subscribe(nodeWildcard(cluster, 'hb'), guard('heartbeat', (m) => this.onHeartbeat(m))));
     this.#unsubs.push(bus.subscribe(nodeWildcard(cluster, 'status'), guard('task status', (m) => this.onStatus(m))));
-    this.#unsubs.push(this.o.store.subscribe(() => this.queueSync()));
+    this.#unsubs.push(
+      this.o.store.subscribe((changes) => {
+        this.#cache.note(changes);
+        this.queueSync();
+      }),
+    );
     this.#timer = setInterval(() => void this.checkLiveness().catch(() => undefined), this.#period);
   }
 
@@ -122,7 +148,7 @@ export class Dispatcher {
       ? { ...known, ...reported }
       : { id: nodeId, meta: { version: 0, createdAt: '', updatedAt: '' }, spec: { role: 'worker', availability: 'active', labels: {} }, ...reported };
     await this.propose({ op: known ? 'update' : 'create', kind: 'node', object: node });
-    const session: Session = { nodeId, sessionId: randomBytes(8).toString('hex'), seq: 0, lastSeen: this.#now(), sent: undefined, sentAt: 0 };
+    const session: Session = { nodeId, sessionId: randomBytes(8).toString('hex'), seq: 0, lastSeen: this.#now(), sent: undefined, networkIds: [], sentAt: 0 };
     this.#sessions.set(nodeId, session);
     const reply: NodeRegisterReply = {
       v: PROTOCOL_VERSION,
@@ -147,7 +173,7 @@ export class Dispatcher {
       // adopts the session from it, with no second registration.
       const node = this.o.store.get('node', nodeId);
       if (!node) return; // never registered: it must register first
-      session = { nodeId, sessionId: randomBytes(8).toString('hex'), seq: 0, lastSeen: this.#now(), sent: undefined, sentAt: 0 };
+      session = { nodeId, sessionId: randomBytes(8).toString('hex'), seq: 0, lastSeen: this.#now(), sent: undefined, networkIds: [], sentAt: 0 };
       this.#sessions.set(nodeId, session);
       if (node.status.state !== 'ready') await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } });
       this.o.log?.('session taken over', { nodeId });
@@ -155,6 +181,17 @@ export class Dispatcher {
       return;
     }
     session.lastSeen = this.#now();
+    // Marking the node ready may have been refused (its object changed meanwhile, say by the
+    // liveness check): a node that heartbeats is ready, so try again rather than leave it down.
+    const node = this.o.store.get('node', nodeId);
+    if (node && node.status.state !== 'ready' && !session.markingReady) {
+      session.markingReady = true;
+      try {
+        await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } });
+      } finally {
+        session.markingReady = false;
+      }
+    }
     // The agent missed something (a lost delta): after a grace period, send it everything.
     if (hb.appliedSeq < session.seq && this.#now() - session.sentAt > 2 * this.#period) this.send(session, true);
   }
@@ -165,12 +202,38 @@ export class Dispatcher {
     const session = this.#sessions.get(nodeId);
     if (!session || session.sessionId !== msg.sessionId) return;
     session.lastSeen = this.#now();
-    const commands: ObjectCommand[] = [];
-    for (const r of msg.reports) {
-      const update = this.statusUpdate(nodeId, r);
-      if (update) commands.push(update);
+    for (const r of msg.reports) this.#reports.set(r.taskId, { nodeId, report: r });
+    await this.flushReports();
+  }
+
+  /**
+   * Reports from every node are committed together: while one batch is in Raft, the next
+   * gathers, so a thousand nodes reporting at once cost a few entries, not a thousand. A batch
+   * refused because a task changed meanwhile is read again from the store and retried.
+   */
+  private async flushReports(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#reports.size > 0 && this.#unsubs.length > 0) {
+        const taken: { nodeId: string; report: TaskReport }[] = [];
+        for (const [id, x] of this.#reports) {
+          taken.push(x);
+          this.#reports.delete(id);
+          if (taken.length >= REPORT_BATCH) break;
+        }
+        const commands = taken.flatMap((x) => this.statusUpdate(x.nodeId, x.report) ?? []);
+        if (commands.length === 0) continue;
+        try {
+          await this.propose({ op: 'batch', commands });
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'version_conflict') throw err;
+          for (const x of taken) if (!this.#reports.has(x.report.taskId)) this.#reports.set(x.report.taskId, x);
+        }
+      }
+    } finally {
+      this.#flushing = false;
     }
-    if (commands.length > 0) await this.propose({ op: 'batch', commands });
   }
 
   /** A report becomes a task update only if it is the node's task and a legal step forward. */
@@ -199,6 +262,14 @@ export class Dispatcher {
   async checkLiveness(): Promise<void> {
     const deadline = this.#missed * this.#period;
     const now = this.#now();
+    // A leader whose own event loop stalled (a big pass, a GC) runs this timer before it reads
+    // the heartbeats queued meanwhile: silence it did not hear is not the nodes'. Skip a round.
+    const stalled = this.#lastCheck !== 0 && now - this.#lastCheck > 1.5 * this.#period;
+    this.#lastCheck = now;
+    if (stalled) {
+      for (const s of this.#sessions.values()) s.lastSeen = Math.max(s.lastSeen, now - this.#period);
+      return;
+    }
     for (const node of this.o.store.list('node')) {
       if (node.status.state !== 'ready') continue;
       const seen = this.#sessions.get(node.id)?.lastSeen ?? this.#startedAt;
@@ -209,30 +280,88 @@ export class Dispatcher {
     }
   }
 
-  private queueSync(): void {
+  /**
+   * Changes come in bursts (a deploy, a wave of task reports): one round of sends a little
+   * after the first change covers all of them, instead of a round per Raft entry.
+   */
+  private queueSync(delay = SYNC_DELAY_MS): void {
     if (this.#syncQueued) return;
     this.#syncQueued = true;
-    queueMicrotask(() => {
+    setTimeout(() => {
       this.#syncQueued = false;
-      for (const s of this.#sessions.values()) this.send(s, false);
-    });
+      if (this.#unsubs.length === 0) return;
+      this.#cache.refresh();
+      const nodes = this.#cache.takeDirtyNodes();
+      const networkRound = this.#now() >= this.#nextNetworkRound;
+      let bytes = 0;
+      let held = false;
+      for (const s of this.#sessions.values()) {
+        const r = this.send(s, false, nodes === undefined || nodes.has(s.nodeId), networkRound);
+        bytes += r.bytes;
+        held ||= r.held;
+      }
+      // a network every node on it already has is re-sent at most at a pace the bytes allow
+      if (networkRound) this.#nextNetworkRound = this.#now() + Math.max(NETWORK_ROUND_MIN_MS, bytes / NETWORK_BYTES_PER_MS);
+      if (held) this.queueSync(Math.max(SYNC_DELAY_MS, this.#nextNetworkRound - this.#now()));
+    }, delay);
   }
 
-  /** Sends the node what changed since the last send (or everything), under the next sequence. */
-  private send(session: Session, full: boolean): void {
-    const next = assignmentFor(this.o.store, session.nodeId);
-    const head = { v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, nodeId: session.nodeId, sessionId: session.sessionId };
-    let msg: AssignmentMessage;
-    if (full || !session.sent) {
-      msg = { ...head, kind: 'assign.full', seq: session.seq + 1, tasks: next.tasks, networks: next.networks };
-    } else {
-      const d = diffAssignments(session.sent, next);
-      if (!d) return;
-      msg = { ...head, kind: 'assign.delta', seq: session.seq + 1, ...d };
+  /**
+   * Sends the node what changed since the last send (or everything), under the next sequence.
+   * `tasksChanged` false: only its networks may have moved, its own tasks are as last sent.
+   */
+  private send(session: Session, full: boolean, tasksChanged = true, networkRound = true): { bytes: number; held: boolean } {
+    this.#cache.refresh();
+    const head = `"v":${PROTOCOL_VERSION},"nodeId":${JSON.stringify(session.nodeId)},"sessionId":${JSON.stringify(session.sessionId)},"seq":${session.seq + 1}`;
+    const sent = session.sent;
+    let tasks: { id: string; json: string }[] | undefined;
+    if (full || !sent || tasksChanged) {
+      const r = tasksFor(this.o.store, session.nodeId);
+      tasks = r.tasks.map((t) => ({ id: t.taskId, json: JSON.stringify(t) }));
+      session.networkIds = r.networkIds;
     }
-    session.seq = msg.seq;
-    session.sent = next;
+    const nets = session.networkIds.flatMap((id) => {
+      const n = this.#cache.network(id);
+      return n ? [{ id, ...n }] : [];
+    });
+    // the message is assembled from JSON already made: a network's can be large and is shared by every node on it
+    // networks new to the node go at once (its new tasks need them); changed ones on network rounds
+    let held = false;
+    const stale = (n: { id: string; version: number }): boolean => {
+      const v = sent?.networks.get(n.id);
+      if (v === undefined) return true;
+      if (v === n.version) return false;
+      if (!networkRound) held = true;
+      return networkRound;
+    };
+    const version = (n: { id: string; version: number }): number => (stale(n) || !sent ? n.version : (sent.networks.get(n.id) ?? n.version));
+    let body: string;
+    if (full || !sent || !tasks) {
+      if (full || !sent) {
+        const all = tasks ?? [];
+        body = `{"kind":"assign.full",${head},"tasks":[${all.map((t) => t.json).join(',')}],"networks":[${nets.map((n) => n.json).join(',')}]}`;
+        session.sent = { tasks: new Map(all.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, n.version])) };
+      } else {
+        const upsertNetworks = nets.filter(stale);
+        const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
+        if (upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
+        body = `{"kind":"assign.delta",${head},"upsertTasks":[],"removeTasks":[],"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
+        sent.networks = new Map(nets.map((n) => [n.id, version(n)]));
+      }
+    } else {
+      const upsertTasks = tasks.filter((t) => sent.tasks.get(t.id) !== t.json);
+      const keep = new Set(tasks.map((t) => t.id));
+      const removeTasks = [...sent.tasks.keys()].filter((id) => !keep.has(id));
+      const upsertNetworks = nets.filter(stale);
+      const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
+      if (upsertTasks.length + removeTasks.length + upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
+      body = `{"kind":"assign.delta",${head},"upsertTasks":[${upsertTasks.map((t) => t.json).join(',')}],"removeTasks":${JSON.stringify(removeTasks)},"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
+      session.sent = { tasks: new Map(tasks.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, version(n)])) };
+    }
+    session.seq += 1;
     session.sentAt = this.#now();
-    this.o.bus.publish(nodeSubject(this.o.cluster, session.nodeId, 'assign'), json(msg));
+    const data = enc.encode(body);
+    this.o.bus.publish(nodeSubject(this.o.cluster, session.nodeId, 'assign'), data);
+    return { bytes: data.byteLength, held };
   }
 }

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { RaftNode, type Status } from '../core/node.js';
 import type { RaftOptions, RefuseReason } from '../core/raft.js';
 import { SeededRng, type Rng } from '../core/rng.js';
-import type { ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
 import { sendableBeforePersist } from '../core/types.js';
 import type { Storage, StorageWriter } from '../storage/storage.js';
 import type { Transport } from './transport.js';
@@ -146,7 +146,10 @@ export class RaftDriver {
       // The entry's index is unknown here; the caller learns the outcome through the state machine.
       return Promise.resolve({ index: 0, term: 0 });
     }
-    const { index, term } = r;
+    return this.awaitCommit(r.index, r.term, signal);
+  }
+
+  private awaitCommit(index: number, term: number, signal: AbortSignal | undefined): Promise<{ index: number; term: number }> {
     return new Promise((resolve, reject) => {
       const w: Waiter = {
         index,
@@ -167,6 +170,19 @@ export class RaftDriver {
         reject(new RaftError('aborted', `proposal ${index}@${term} aborted; it may still commit`, this.node.status().leader));
       });
     });
+  }
+
+  /**
+   * Proposes one membership change on the leader (changes are never forwarded); resolves once it
+   * is committed and applied here, with the same failure modes as `propose`.
+   */
+  proposeConfChange(change: ConfChange, signal?: AbortSignal): Promise<{ index: number; term: number }> {
+    if (this.state !== 'running') return Promise.reject(new RaftError('stopped', `driver is ${this.state}`, 0));
+    const r = this.node.proposeConfChange(change);
+    this.kick();
+    if (r.status === 'refused') return Promise.reject(new RaftError(r.reason, r.detail, r.leader));
+    if (r.status === 'forwarded') return Promise.reject(new RaftError('notLeader', 'membership changes are proposed on the leader', r.leader));
+    return this.awaitCommit(r.index, r.term, signal);
   }
 
   /**

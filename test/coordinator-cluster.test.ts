@@ -1,0 +1,240 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shoal } from './support/cli.js';
+import { CoordinatorCluster } from './support/coordinators.js';
+import { eventually } from './support/net.js';
+
+// Three coordinator PROCESSES (the built shoal-coordinator) on loopback, Raft over TCP, the API
+// over a real nats-server. No agents and no lab: this is the control plane's own durability,
+// consistency and membership. Ports: NATS 14271, Raft 17410 + member id.
+const CLUSTER = 'coordt';
+const FOUNDERS = [1, 2, 3];
+
+interface ServiceRow {
+  id: string;
+  name: string;
+  stack?: string;
+  vips: { networkId: string; address: string }[];
+}
+interface NetworkRow {
+  id: string;
+  name: string;
+  subnet?: string;
+  vni?: number;
+}
+interface TaskRow {
+  id: string;
+  addresses: string[];
+}
+
+describe('three shoal-coordinator processes', () => {
+  let dir = '';
+  let c: CoordinatorCluster;
+  const founder = (id: number): void => void c.spawn(id, ['--peers', c.members(FOUNDERS)]);
+  const body = <T>(r: { ok: boolean; body?: unknown; error?: { code: string; message: string } }): T => {
+    if (!r.ok) throw new Error(`API error ${r.error?.code}: ${r.error?.message}`);
+    return r.body as T;
+  };
+  const others = (id: number, among = FOUNDERS): number[] => among.filter((x) => x !== id);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-coordt-'));
+    c = new CoordinatorCluster(CLUSTER, 14271, 17410, (id) => join(dir, `c${id}`));
+    await c.start();
+    for (const id of FOUNDERS) founder(id);
+  });
+
+  afterAll(async () => {
+    await c?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('elects one leader, and every member serves the API', async () => {
+    const leader = await c.leader(FOUNDERS);
+    expect(FOUNDERS).toContain(leader);
+    for (const id of FOUNDERS) {
+      const s = await eventually(`member ${id} serving`, async () => ((await c.status(id)).serving ? c.status(id) : undefined));
+      expect(s.voters).toEqual(FOUNDERS);
+      expect(body<{ index: number }>(await c.api('cluster.info', {}, id)).index).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('reads through any coordinator see a write acknowledged through another one at once (ReadIndex)', async () => {
+    const leader = await c.leader(FOUNDERS);
+    const [a, b] = others(leader);
+    if (a === undefined || b === undefined) throw new Error('three members expected');
+    // followers both: the write goes a → leader, the read is answered from b's own store
+    for (let i = 0; i < 15; i++) {
+      const name = `rw${i}`;
+      const spec = { name, driver: 'overlay' as const, driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} };
+      body(await c.api('network.create', { spec }, i % 2 === 0 ? a : b));
+      const seen = await c.api('network.inspect', { network: name }, i % 2 === 0 ? b : a);
+      expect(seen.ok, `network ${name} read right after its write`).toBe(true);
+    }
+    // a member that lags (paused, here) when the read reaches it must catch up before answering
+    for (let i = 0; i < 5; i++) {
+      const name = `lag${i}`;
+      const spec = { name, driver: 'overlay' as const, driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} };
+      c.signal(b, 'SIGSTOP');
+      try {
+        body(await c.api('network.create', { spec }, leader));
+        const read = c.api('network.inspect', { network: name }, b);
+        await new Promise((r) => setTimeout(r, 100));
+        c.signal(b, 'SIGCONT');
+        expect((await read).ok, `network ${name} read on a member that lagged behind its write`).toBe(true);
+      } finally {
+        c.signal(b, 'SIGCONT');
+      }
+      body(await c.api('network.rm', { network: name }, leader));
+    }
+    for (let i = 0; i < 15; i++) body(await c.api('network.rm', { network: `rw${i}` }, a));
+    expect(body<NetworkRow[]>(await c.api('network.ls', {}, b)).filter((n) => n.name.startsWith('rw'))).toEqual([]);
+  });
+
+  it('20 concurrent stack deploys leave a consistent store: no address, subnet, VNI or VIP handed out twice', async () => {
+    const files = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const file = join(dir, `stack${i}.yml`);
+        const yml = [
+          'services:',
+          '  web:',
+          '    image: shoal/busybox',
+          '    networks: [front, back]',
+          '    deploy:',
+          `      replicas: ${2 + (i % 3)}`,
+          '  db:',
+          '    image: shoal/busybox',
+          '    networks: [back]',
+          '    deploy:',
+          '      replicas: 2',
+          'networks:',
+          '  front: {}',
+          '  back: {}',
+          '',
+        ];
+        await writeFile(file, yml.join('\n'));
+        return file;
+      }),
+    );
+    const target = ['--nats', c.nats.url, '--cluster', CLUSTER, '--detach'];
+    const results = await Promise.all(files.map((f, i) => shoal(['stack', 'deploy', '-c', f, `s${i}`, ...target])));
+    for (const [i, r] of results.entries()) expect(r.code, `stack s${i}: ${r.stderr}`).toBe(0);
+
+    const wantTasks = Array.from({ length: 20 }, (_, i) => 2 + (i % 3) + 2).reduce((x, y) => x + y, 0);
+    const { services, networks, tasks } = await eventually('every task and network allocated', async () => {
+      const services = body<ServiceRow[]>(await c.api('service.ls', {}));
+      const networks = body<NetworkRow[]>(await c.api('network.ls', {}));
+      const tasks: TaskRow[] = [];
+      for (const s of services) tasks.push(...body<TaskRow[]>(await c.api('service.ps', { service: s.id })));
+      const done = services.length === 40 && networks.length === 40 && tasks.length === wantTasks && tasks.every((t) => t.addresses.length > 0) && networks.every((n) => n.subnet && n.vni) && services.every((s) => s.vips.length > 0);
+      return done ? { services, networks, tasks } : undefined;
+    }, 120_000);
+    const subnets = networks.map((n) => n.subnet);
+    expect(new Set(subnets).size).toBe(subnets.length);
+    const vnis = networks.map((n) => n.vni);
+    expect(new Set(vnis).size).toBe(vnis.length);
+    // an address is unique within its network; networks never share a subnet, so across all of them
+    const addresses = [...tasks.flatMap((t) => t.addresses), ...services.flatMap((s) => s.vips.map((v) => v.address))];
+    expect(addresses.length).toBe(tasks.reduce((n, t) => n + t.addresses.length, 0) + services.reduce((n, s) => n + s.vips.length, 0));
+    expect(new Set(addresses).size).toBe(addresses.length);
+    // every stack complete, none mixed with another
+    for (let i = 0; i < 20; i++) expect(services.filter((s) => s.stack === `s${i}`).map((s) => s.name).sort()).toEqual([`s${i}_db`, `s${i}_web`]);
+  });
+
+  it('kill -9 of the leader: writes succeed again through every other coordinator, and nothing committed is lost', async () => {
+    const before = body<ServiceRow[]>(await c.api('service.ls', {})).map((s) => s.name).sort();
+    const old = await c.leader(FOUNDERS);
+    await c.kill(old, 'SIGKILL');
+    const alive = others(old);
+    for (const id of alive) {
+      const spec = { name: `after-${old}-via-${id}`, driver: 'overlay' as const, driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} };
+      // the write waits out the election inside the coordinator, or is retried here until then
+      await eventually(`a write through member ${id}`, async () => ((await c.api('network.create', { spec }, id)).ok ? true : undefined), 60_000);
+    }
+    const leader = await c.leader(alive);
+    expect(leader).not.toBe(old);
+    for (const id of alive) expect(body<ServiceRow[]>(await c.api('service.ls', {}, id)).map((s) => s.name).sort()).toEqual(before);
+    // the old leader comes back as a follower and catches up
+    c.restart(old);
+    const [s] = await c.converged(FOUNDERS);
+    expect(s?.counts.services).toBe(before.length);
+  });
+
+  it('SIGTERM stops each member cleanly, and after all three restart every store is identical', async () => {
+    const before = await c.converged(FOUNDERS);
+    const names = body<ServiceRow[]>(await c.api('service.ls', {})).map((s) => s.name).sort();
+    for (const id of FOUNDERS) {
+      expect(await c.kill(id, 'SIGTERM')).toBe(0);
+      expect(c.output(id)).toMatch(/"msg":"stopped"/);
+    }
+    for (const id of FOUNDERS) c.restart(id);
+    await c.leader(FOUNDERS);
+    const after = await c.converged(FOUNDERS);
+    const digests = new Set(after.map((s) => s.digest));
+    expect(digests.size).toBe(1);
+    expect(after[0]?.counts).toEqual(before[0]?.counts);
+    expect(after[0]?.storeIndex).toBe(before[0]?.storeIndex);
+    expect(after[0]?.digest).toBe(before[0]?.digest);
+    expect(body<ServiceRow[]>(await c.api('service.ls', {})).map((s) => s.name).sort()).toEqual(names);
+  });
+
+  it('a 4th coordinator joins (learner, then voter once caught up), serves, is demoted to standby and removed', async () => {
+    c.spawn(4, ['--join', c.members(FOUNDERS), '--listen', c.endpoint(4)]);
+    const leader = await c.leader(FOUNDERS);
+    await eventually('member 4 a voter', async () => ((await c.status(leader)).voters.includes(4) ? true : undefined), 60_000);
+    const four = await eventually('member 4 serving', async () => ((await c.status(4)).serving ? c.status(4) : undefined));
+    expect(four.voters).toEqual([1, 2, 3, 4]);
+    // it holds the whole store, and answers reads from it
+    const all = await c.converged([...FOUNDERS, 4]);
+    expect(new Set(all.map((s) => s.digest)).size).toBe(1);
+    expect(body<ServiceRow[]>(await c.api('service.ls', {}, 4)).length).toBe(all[0]?.counts.services);
+
+    const demoted = body<{ role: string }>(await c.api('node.demote', { node: 'c4' }));
+    expect(demoted.role).toBe('standby');
+    expect((await c.status(leader)).standbys).toEqual([4]);
+    const removed = body<{ role: string }>(await c.api('node.demote', { node: '4' }));
+    expect(removed.role).toBe('removed');
+    const s = await c.status(leader);
+    expect([s.voters, s.standbys]).toEqual([FOUNDERS, []]);
+    await eventually('member 4 no longer serving', async () => ((await c.status(4)).serving ? undefined : true));
+    // its id is not reused
+    expect(await c.kill(4, 'SIGTERM')).toBe(0);
+    const again = await c.api('node.promote', { node: '4' });
+    expect(again.ok ? undefined : again.error.code).toBe('not_a_coordinator');
+  });
+
+  it('demote is refused when too few voters would be left up; the demoted leader hands over first; promote makes it a voter again', async () => {
+    const leader = await c.leader(FOUNDERS);
+    const [a, b] = others(leader);
+    if (a === undefined || b === undefined) throw new Error('three members expected');
+    await c.kill(b, 'SIGKILL');
+    const refused = await c.api('node.demote', { node: String(a) });
+    expect(refused.ok ? undefined : refused.error.code).toBe('quorum_at_risk');
+    expect(refused.ok ? '' : refused.error.message).toContain('only 1 is up');
+    expect((await c.status(leader)).voters).toEqual(FOUNDERS);
+    c.restart(b);
+    await c.converged(FOUNDERS);
+
+    // the leader itself: the lead moves, then the new leader makes it a standby
+    const r = body<{ role: string }>(await c.api('node.demote', { node: `c${leader}` }));
+    expect(r.role).toBe('standby');
+    const next = await c.leader(others(leader));
+    expect(next).not.toBe(leader);
+    expect((await c.status(next)).standbys).toEqual([leader]);
+    const p = body<{ role: string; changed: boolean }>(await c.api('node.promote', { node: `c${leader}` }));
+    expect(p).toMatchObject({ role: 'voter', changed: true });
+    expect((await c.status(next)).voters).toEqual(FOUNDERS);
+  });
+
+  it('hostile API messages get a clear error and the coordinators keep serving', async () => {
+    const garbage = await c.raw('service.ls', new TextEncoder().encode('{"not json'));
+    expect(garbage.ok ? undefined : garbage.error.code).toBe('bad_message');
+    const huge = await c.raw('service.create', new TextEncoder().encode(JSON.stringify({ v: 1, kind: 'api.request', id: 'x', verb: 'service.create', body: { spec: { name: 'x'.repeat(100_000) } } })));
+    expect(huge.ok).toBe(false);
+    const million = await c.api('service.scale', { service: 's0_web', replicas: 1_000_000 });
+    expect(million.ok ? undefined : million.error.code).toBe('bad_message');
+    expect(body<ServiceRow[]>(await c.api('service.ls', {})).length).toBeGreaterThan(0);
+  });
+});
