@@ -92,6 +92,10 @@ export class Manager {
 
   constructor(private readonly o: ManagerOptions) {}
 
+  get member(): number {
+    return Number(this.o.id);
+  }
+
   get leading(): boolean {
     return this.#lead !== undefined;
   }
@@ -116,7 +120,7 @@ export class Manager {
       electionTick: this.o.electionTick ?? 10,
     });
     this.#driver.start();
-    this.#api = new ApiServer({ cluster: this.o.cluster, bus: this.o.bus, backend: this, leading: () => this.leading, ...(this.o.log ? { log: this.o.log } : {}) });
+    this.#api = new ApiServer({ cluster: this.o.cluster, member: Number(this.o.id), bus: this.o.bus, backend: this, leading: () => this.leading, ...(this.o.log ? { log: this.o.log } : {}) });
     this.#api.start();
     this.#watch = setInterval(() => this.watchLeadership(), this.o.tickMs ?? 50);
   }

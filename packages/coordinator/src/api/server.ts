@@ -12,8 +12,18 @@ export function leaderApiSubject(cluster: string): string {
   return `shoal.${cluster}.leader.api`;
 }
 
+/**
+ * One coordinator's own subject, outside the queue group, for reads only: a check that every
+ * coordinator holds the same store (chaos, operators) must be able to ask each one in turn.
+ */
+export function memberApiSubject(cluster: string, member: number | string): string {
+  return `shoal.${cluster}.member.${member}.api`;
+}
+
 export interface ApiServerOptions {
   cluster: string;
+  /** This coordinator's Raft member id: it also answers reads on its own subject. */
+  member?: number;
   bus: Bus;
   backend: ApiBackend;
   leading: () => boolean;
@@ -33,6 +43,7 @@ export class ApiServer {
 
   start(): void {
     this.#unsubs.push(this.o.bus.subscribe(apiWildcard(this.o.cluster), (m) => void this.serve(m, false), 'shoal-coordinators'));
+    if (this.o.member !== undefined) this.#unsubs.push(this.o.bus.subscribe(memberApiSubject(this.o.cluster, this.o.member), (m) => void this.serve(m, 'member')));
   }
 
   /** While leading, take the writes the followers forward. */
@@ -69,14 +80,18 @@ export class ApiServer {
     }
   }
 
-  private async serve(m: BusMessage, forwarded: boolean): Promise<void> {
+  /** `forwarded`: a write a follower handed to this leader; `member`: a read on this one's own subject. */
+  private async serve(m: BusMessage, via: boolean | 'member'): Promise<void> {
+    const forwarded = via === true;
     let id = '';
     let response: ApiResponse;
     try {
       const req = decodeApiRequest(JSON.parse(dec.decode(m.data)));
       id = req.id;
       const s = parseSubject(m.subject);
-      if (!forwarded && (s?.kind !== 'api' || s.verb !== req.verb)) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
+      if (via === 'member') {
+        if (isWriteVerb(req.verb)) throw new ShoalError('read_only_subject', `${req.verb} changes the cluster, and ${m.subject} answers reads only`, `send it to shoal.${this.o.cluster}.api.${req.verb}`);
+      } else if (!forwarded && (s?.kind !== 'api' || s.verb !== req.verb)) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
       if (isWriteVerb(req.verb) && !this.o.leading()) {
         if (forwarded) throw new ShoalError('no_leader', 'this coordinator is no longer the leader', 'try again in a moment');
         m.respond(await this.forward(m.data));
