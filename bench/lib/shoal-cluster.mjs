@@ -3,7 +3,7 @@
 // process, entered into its host with nsenter (which execs it), so its pid is the daemon's and
 // the bench or chaos can kill -9 it and start it again. Stands in for `cluster bootstrap` here.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { apiRequest, decodeApiResponse } from '@shoal/core';
@@ -47,6 +47,8 @@ export class ShoalCluster {
     this.hosts = hosts;
     this.heartbeatMs = heartbeatMs;
     this.logDir = logDir ?? `${ROOT}.bench-logs/${lab.name}`;
+    // each run's logs alone, so what a failure points at is this run's
+    rmSync(this.logDir, { recursive: true, force: true });
     mkdirSync(this.logDir, { recursive: true });
   }
 
