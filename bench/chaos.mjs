@@ -212,6 +212,15 @@ async function main() {
       }
       for (const kind of ['nats', 'coordinator', 'agent']) cluster.start(kind, h);
     }
+    // a last stack, deployed once healed: the cluster must still take changes, and the end
+    // state then always has replicas spread over the hosts for the checks to look at
+    try {
+      await cluster.api('stack.deploy', { spec: stackFile('final', 6, 'dnsrr') }, { timeoutMs: 60_000 });
+      say('client: deploy final (6 × dnsrr)');
+    } catch (err) {
+      say(`client: deploy final failed: ${err.message}`);
+      stats.checks.push({ when: 'final', name: 'the healed cluster takes a deploy', ok: false, detail: err.message });
+    }
     // converged = every check passes; give it time, then report what still fails
     const deadline = Date.now() + CONVERGE;
     let checks;
@@ -228,6 +237,8 @@ async function main() {
     print(checks, 'final');
     try {
       const o = await observe(cluster);
+      // kept for whoever debugs a failed check: what the checks saw, as JSON
+      await writeFile(`${cluster.logDir}/final-observation.json`, JSON.stringify(o, (_k, v) => (v instanceof Set ? [...v] : v), 2) + '\n');
       const on = (h) => o.tasks.filter((t) => t.node === h && t.desired === 'running' && t.state === 'running').length;
       say(`final placement: ${HOSTS.map((h) => `${h} ${on(h)} tasks`).join(', ')}; ${o.services.length} services`);
     } catch {

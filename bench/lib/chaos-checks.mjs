@@ -61,6 +61,12 @@ export function coordinatorsAgree(o, { strict }) {
   return result('coordinators agree', problems, first ? `${answered.length} at index ${first.index}, digest ${first.digest.slice(0, 12)}` : 'none answered');
 }
 
+export function nodesReady(o) {
+  const problems = o.nodes.filter((n) => n.state !== 'ready').map((n) => `${n.hostname} is ${n.state}`);
+  if (o.nodes.length !== Object.keys(o.hosts).length) problems.push(`${o.nodes.length} nodes registered for ${Object.keys(o.hosts).length} hosts`);
+  return result('every node ready', problems, o.nodes.map((n) => n.hostname).sort().join(', '));
+}
+
 export function servicesConverge(o) {
   const problems = o.services.filter((s) => s.running !== s.desired).map((s) => `${s.name} ${s.running}/${s.desired}`);
   return result('every service at its desired replicas', problems, `${o.services.length} services, ${o.services.reduce((n, s) => n + s.desired, 0)} replicas`);
@@ -210,5 +216,5 @@ export function safetyChecks(o) {
 
 /** Everything, once faults are healed and the cluster had time to converge. */
 export async function finalChecks(o, cluster) {
-  return [coordinatorsAgree(o, { strict: true }), servicesConverge(o), nothingHeldTwice(o), containersMatchTasks(o, { strict: true }), await dnsMatchesStore(o, cluster), kernelMatchesStore(o)];
+  return [coordinatorsAgree(o, { strict: true }), nodesReady(o), servicesConverge(o), nothingHeldTwice(o), containersMatchTasks(o, { strict: true }), await dnsMatchesStore(o, cluster), kernelMatchesStore(o)];
 }

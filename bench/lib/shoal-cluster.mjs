@@ -89,16 +89,20 @@ export class ShoalCluster {
     return this.#spawn('nats', host, ['nats-server', '-a', '0.0.0.0', '-p', String(NATS_PORT), '-n', `${this.cluster}-${host}`, '--cluster_name', this.cluster, '--cluster', `nats://0.0.0.0:${ROUTE_PORT}`, '--routes', routes]);
   }
 
+  /**
+   * Each daemon talks to its own host's nats-server only, which fails together with it. Given
+   * every server, nats.js picks one at random and, when that server's host is cut off, notices
+   * only by its pings (every 2 min by default): the agent would look dead for minutes.
+   */
   startCoordinator(host) {
     const peers = this.hosts.map((h) => `${this.member(h)}=${this.address(h)}:${RAFT_PORT}`).join(',');
-    // its own host's NATS first: that is the one a real deployment would lean on
-    const nats = [this.natsUrl(host), ...this.hosts.filter((h) => h !== host).map((h) => this.natsUrl(h))].flatMap((u) => ['--nats', u]);
+    const nats = ['--nats', this.natsUrl(host)];
     const hb = this.heartbeatMs ? ['--heartbeat-ms', String(this.heartbeatMs)] : [];
     return this.#spawn('coordinator', host, [process.execPath, COORDINATOR, '--cluster', this.cluster, '--id', String(this.member(host)), '--peers', peers, '--data-dir', '/var/lib/shoal/coordinator', ...nats, ...hb]);
   }
 
   startAgent(host) {
-    const nats = [this.natsUrl(host), ...this.hosts.filter((h) => h !== host).map((h) => this.natsUrl(h))].flatMap((u) => ['--nats', u]);
+    const nats = ['--nats', this.natsUrl(host)];
     return this.#spawn('agent', host, [process.execPath, AGENT, '--cluster', this.cluster, ...nats, '--data-dir', '/var/lib/shoal/agent', '--label', `lab.host=${host}`]);
   }
 
