@@ -77,6 +77,12 @@ function swarmSide(lab, swarm) {
     label: (svc) => `com.docker.swarm.service.name=bench_${svc}`,
     deploy: () => swarm.must('h1', ['docker', 'stack', 'deploy', '--resolve-image', 'never', '-c', SWARM_STACK_FILE, 'bench']),
     leader: () => swarm.leader(),
+    /** Swarm's control plane and data-plane helpers are all dockerd (and its containerd). */
+    daemons: async () => {
+      const pids = [];
+      for (const h of ['h1', 'h2', 'h3']) pids.push(Number((await readFile(`${LAB_ROOT}/${LAB}/${h}/run/docker.pid`, 'utf8')).trim()));
+      return pids;
+    },
     /** Every node Ready and every manager Reachable or Leader again. */
     settled: async () => {
       const r = await lab.exec('h1', ['docker', 'node', 'ls', '--format', '{{.Status}} {{.ManagerStatus}}'], { timeoutMs: 10_000 });
@@ -106,6 +112,7 @@ function shoalSide(lab, cluster) {
       if (r.code !== 0) throw new Error(`shoal stack deploy failed: ${r.stderr.trim() || r.stdout.trim()}`);
     },
     leader: () => cluster.leader(),
+    daemons: async () => ['agent', 'coordinator', 'nats'].flatMap((k) => ['h1', 'h2', 'h3'].map((h) => cluster.pid(k, h))).filter((p) => p !== undefined),
     /** Every node ready and every coordinator at the same index. */
     settled: async () => {
       const nodes = await cluster.api('node.ls', {}, { timeoutMs: 5000 });
@@ -122,6 +129,21 @@ function shoalSide(lab, cluster) {
       }
     },
   };
+}
+
+/** User + system CPU seconds the processes used so far (from /proc; gone processes count 0). */
+async function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited
+    }
+  }
+  return ticks / 100;
 }
 
 /** Polls until every replica's address is answered for tasks.web and every one answers. */
@@ -149,14 +171,21 @@ async function measure(lab, side) {
   r.deploy = (Date.now() - t0) / 1000;
   say(`${side.name}: deploy → reachable ${r.deploy.toFixed(1)} s (deploy returned ${r.phases.deployReturned.toFixed(1)} s, client up ${r.phases.client.toFixed(1)} s, ${REPLICAS} names ${r.phases.names?.toFixed(1)} s)`);
 
-  // data plane: client (h1) → iperf (h2) across the overlay; DNS from the client
+  // data plane: client (h1) → iperf (h2) across the overlay; DNS from the client. After a pause
+  // so the deploy's aftermath settles; the daemons' CPU during the runs is kept, since it is
+  // taken from the same two cores the packets need.
+  await sleep(10_000);
+  const pids = await side.daemons();
+  const cpu0 = await cpuSeconds(pids);
+  const tp = Date.now();
   try {
     const server = await until('the iperf service to resolve', async () => (await resolve(pid, resolver, 'iperf'))[0], 60_000);
     await sleep(1000);
     const runs = [];
     for (let i = 0; i < 3; i++) runs.push(await iperf(pid, server, SECONDS));
     r.gbps = median(runs);
-    say(`${side.name}: overlay ${runs.map((x) => x.toFixed(2)).join(', ')} Gbit/s`);
+    r.daemonCpu = ((await cpuSeconds(pids)) - cpu0) / ((Date.now() - tp) / 1000);
+    say(`${side.name}: overlay ${runs.map((x) => x.toFixed(2)).join(', ')} Gbit/s (its daemons used ${(r.daemonCpu * 100).toFixed(0)}% of a core meanwhile)`);
   } catch (err) {
     say(`${side.name}: throughput not measured: ${err.message}`);
   }
@@ -333,7 +362,7 @@ async function main() {
   console.log('');
   console.log(t.text);
 
-  const phase = (r) => `deploy returned ${f(r.phases?.deployReturned)} s, client container up ${f(r.phases?.client)} s, ${REPLICAS} names resolved ${f(r.phases?.names)} s, all answering ${f(r.deploy)} s; cut ${r.cut ?? 'n/a'}; leader was on ${r.leaderHost ?? 'n/a'}`;
+  const phase = (r) => `daemons' CPU during iperf3 ${Number.isFinite(r.daemonCpu) ? `${(r.daemonCpu * 100).toFixed(0)}% of a core` : 'n/a'}; deploy returned ${f(r.phases?.deployReturned)} s, client container up ${f(r.phases?.client)} s, ${REPLICAS} names resolved ${f(r.phases?.names)} s, all answering ${f(r.deploy)} s; cut ${r.cut ?? 'n/a'}; leader was on ${r.leaderHost ?? 'n/a'}`;
   const when = new Date().toISOString();
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.versions.node}`;
   const md = [
