@@ -104,8 +104,7 @@ function swarmSide(lab, swarm) {
 function shoalSide(lab, cluster) {
   return {
     name: 'Shoal',
-    // Shoal answers tasks.<service> for the stack-qualified name only (not tasks.<alias> as Swarm)
-    tasksName: 'tasks.bench_web',
+    tasksName: 'tasks.web',
     label: (svc) => `io.shoal.service.name=bench_${svc}`,
     deploy: async () => {
       const r = await run(process.execPath, [`${ROOT}packages/cli/dist/bin.js`, 'stack', 'deploy', '-c', STACK_FILE, 'bench', '--detach', '--nats', cluster.natsUrl('h1'), '--cluster', cluster.cluster], { timeoutMs: 60_000 });

@@ -100,6 +100,8 @@ function networkAssignment(view: AssignmentView, net: Network): NetworkAssignmen
       if (!serving(task)) continue;
       backends.push(address);
       add(`tasks.${service.spec.name}`, address);
+      // as Swarm: a stack's service answers tasks.<short name> too (its alias), not only tasks.<stack_name>
+      for (const alias of onNet?.aliases ?? []) add(`tasks.${alias}`, address);
       add(taskName(service, task), address);
       if (service.spec.container.hostname) add(service.spec.container.hostname, address);
     }
