@@ -16,10 +16,16 @@ export async function observe(cluster) {
   const services = await cluster.api('service.ls');
   const tasks = [];
   const serviceNet = new Map();
-  for (const s of services) {
-    const spec = (await cluster.api('service.inspect', { service: s.name })).spec;
-    serviceNet.set(s.name, spec.networks.map((n) => n.target));
-    for (const t of await cluster.api('service.ps', { service: s.name })) tasks.push({ ...t, networks: serviceNet.get(s.name) });
+  for (const s of [...services]) {
+    try {
+      const spec = (await cluster.api('service.inspect', { service: s.name })).spec;
+      serviceNet.set(s.name, spec.networks.map((n) => n.target));
+      for (const t of await cluster.api('service.ps', { service: s.name })) tasks.push({ ...t, networks: serviceNet.get(s.name) });
+    } catch (err) {
+      // removed between the list and this look: it is simply gone
+      if (err.code !== 'no_such_service') throw err;
+      services.splice(services.indexOf(s), 1);
+    }
   }
   const hosts = {};
   for (const h of cluster.hosts) {
