@@ -6,7 +6,7 @@
 //
 //   npm run bench [-- --only swarm|shoal] [--seconds N]
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LAB_ROOT, Lab, run } from '@shoal/lab';
 import { barChart } from './lib/chart.mjs';
@@ -30,6 +30,8 @@ const DNS_QPS = Number(process.env.BENCH_DNS_QPS ?? 5000);
 const STACK_FILE = `${ROOT}bench/results/stack.yml.tmp`;
 const SWARM_STACK_FILE = `${ROOT}bench/results/stack-swarm.yml.tmp`;
 const started = Date.now();
+// the machine may be shared: its load when the bench starts and ends goes beside the figures
+const loadAtStart = loadavg()[0];
 const say = (s) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
 
 // The stack both run: 30 replicas answering their hostname on :7000, a client to look from
@@ -363,7 +365,7 @@ async function main() {
 
   const phase = (r) => `daemons' CPU during iperf3 ${Number.isFinite(r.daemonCpu) ? `${(r.daemonCpu * 100).toFixed(0)}% of a core` : 'n/a'}; deploy returned ${f(r.phases?.deployReturned)} s, client container up ${f(r.phases?.client)} s, ${REPLICAS} names resolved ${f(r.phases?.names)} s, all answering ${f(r.deploy)} s; cut ${r.cut ?? 'n/a'}; leader was on ${r.leaderHost ?? 'n/a'}`;
   const when = new Date().toISOString();
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.versions.node}`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.versions.node} (load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end)`;
   const md = [
     '# Shoal vs Docker Swarm: latest bench',
     '',
