@@ -4,6 +4,7 @@
 // Prints figures beside the targets of issue 5; it is a script, never a test.
 import { Lab } from '@shoal/lab';
 import { OverlayDriver } from '@shoal/agent';
+import { handBuilt as handBuiltPath, underlay as underlayPath } from './lib/dataplane.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // each path is measured ROUNDS times and its median kept: a 2-core machine is noisy
@@ -28,41 +29,15 @@ async function iperfIn(lab, clientHost, clientPrefix, serverAddress, label) {
   return median(runs);
 }
 
-async function underlay(lab) {
-  await must(lab, 'h2', ['iperf3', '-s', '-D', '-p', '5201']);
-  try {
-    return await iperfIn(lab, 'h1', [], lab.host('h2').address, 'underlay');
-  } finally {
-    await lab.exec('h2', ['pkill', '-f', 'iperf3 -s -D -p 5201']);
-  }
+/** The library's paths set up and measure once per call: ROUNDS calls, the median kept. */
+async function rounds(label, once) {
+  const runs = [];
+  for (let i = 0; i < ROUNDS; i++) runs.push(await once());
+  samples[label] = runs;
+  return median(runs);
 }
-
-/** The notes' hand-built pair: a VXLAN device moved into a namespace, addressed, nothing else. */
-async function handBuilt(lab) {
-  const vni = 900;
-  for (const [host, addr] of [['h1', '10.99.0.1'], ['h2', '10.99.0.2']]) {
-    const local = lab.host(host).address;
-    await must(lab, host, ['ip', 'netns', 'add', 'hb']);
-    await must(lab, host, ['ip', 'link', 'add', 'vxhb', 'mtu', '1450', 'type', 'vxlan', 'id', String(vni), 'dstport', '4789', 'local', local, 'dev', 'eth0', 'nolearning']);
-    await must(lab, host, ['ip', 'link', 'set', 'vxhb', 'netns', 'hb']);
-    await must(lab, host, ['ip', '-n', 'hb', 'addr', 'add', `${addr}/24`, 'dev', 'vxhb']);
-    await must(lab, host, ['ip', '-n', 'hb', 'link', 'set', 'vxhb', 'up']);
-    await must(lab, host, ['ip', '-n', 'hb', 'link', 'set', 'lo', 'up']);
-  }
-  const macOf = async (host) => JSON.parse(await must(lab, host, ['ip', '-n', 'hb', '-j', 'link', 'show', 'vxhb']))[0].address;
-  const [m1, m2] = [await macOf('h1'), await macOf('h2')];
-  await must(lab, 'h1', ['bridge', '-n', 'hb', 'fdb', 'add', m2, 'dev', 'vxhb', 'dst', lab.host('h2').address, 'self', 'permanent']);
-  await must(lab, 'h2', ['bridge', '-n', 'hb', 'fdb', 'add', m1, 'dev', 'vxhb', 'dst', lab.host('h1').address, 'self', 'permanent']);
-  await must(lab, 'h1', ['ip', '-n', 'hb', 'neigh', 'add', '10.99.0.2', 'lladdr', m2, 'dev', 'vxhb', 'nud', 'permanent']);
-  await must(lab, 'h2', ['ip', '-n', 'hb', 'neigh', 'add', '10.99.0.1', 'lladdr', m1, 'dev', 'vxhb', 'nud', 'permanent']);
-  await must(lab, 'h2', ['ip', 'netns', 'exec', 'hb', 'iperf3', '-s', '-D', '-p', '5201']);
-  try {
-    return await iperfIn(lab, 'h1', ['ip', 'netns', 'exec', 'hb'], '10.99.0.2', 'hand-built VXLAN');
-  } finally {
-    await lab.exec('h2', ['pkill', '-f', 'iperf3 -s -D -p 5201']);
-    for (const host of ['h1', 'h2']) await lab.exec(host, ['ip', 'netns', 'del', 'hb']);
-  }
-}
+const underlay = (lab) => rounds('underlay', () => underlayPath(lab, { seconds: SECONDS }));
+const handBuilt = (lab) => rounds('hand-built VXLAN', () => handBuiltPath(lab, { seconds: SECONDS }));
 
 /** Shoal's overlay as the agent wires it, driven through the same driver. */
 async function shoal(lab) {

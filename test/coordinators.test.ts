@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRequest, decodeApiResponse, loadStack, type ApiRequestBody, type ApiResponse, type ApiVerb } from '@shoal/core';
-import { Manager, natsBus } from '@shoal/coordinator';
+import { Manager, memberApiSubject, natsBus } from '@shoal/coordinator';
 import { LeaderHarness } from './support/leader.js';
 import { eventually } from './support/net.js';
 import { requireLabMachine } from './support/machine.js';
@@ -62,6 +62,26 @@ describe('three coordinators on raft-ts with real agents', () => {
     await eventually('the followers to catch up', () => (managers.every((m) => m.store.index === l.store.index) ? true : undefined), 10_000);
     const snap = JSON.stringify(l.store.snapshot());
     for (const m of managers) expect(JSON.stringify(m.store.snapshot())).toBe(snap);
+  });
+
+  it('answers reads on each coordinator\'s own subject: the same store digest everywhere, one leader, no writes there', async () => {
+    const l = leader();
+    if (!l) throw new Error('no leader');
+    await eventually('the followers to catch up', () => (managers.every((m) => m.store.index === l.store.index) ? true : undefined), 10_000);
+    const infos: { member: number; leading: boolean; digest: string; index: number }[] = [];
+    for (const id of [1, 2, 3]) {
+      const msg = await h.nc.request(memberApiSubject('co', id), new TextEncoder().encode(JSON.stringify(apiRequest(`m${id}`, 'cluster.info', {}))), { timeout: 10_000 });
+      const r = decodeApiResponse(JSON.parse(new TextDecoder().decode(msg.data)));
+      if (!r.ok) throw new Error(r.error.message);
+      infos.push(r.body as (typeof infos)[number]);
+    }
+    expect(infos.map((i) => i.member)).toEqual([1, 2, 3]);
+    expect(infos.filter((i) => i.leading)).toHaveLength(1);
+    expect(new Set(infos.map((i) => i.digest)).size).toBe(1);
+    expect(new Set(infos.map((i) => i.index)).size).toBe(1);
+    const write = await h.nc.request(memberApiSubject('co', 1), new TextEncoder().encode(JSON.stringify(apiRequest('w1', 'service.scale', { service: 'web', replicas: 9 }))), { timeout: 10_000 });
+    expect(decodeApiResponse(JSON.parse(new TextDecoder().decode(write.data)))).toMatchObject({ ok: false, error: { code: 'read_only_subject' } });
+    expect(l.store.serviceByName('web')?.spec.mode).toEqual({ kind: 'replicated', replicas: 4 });
   });
 
   it('survives the loss of the leader: a new one takes the agents over, no task is restarted', async () => {

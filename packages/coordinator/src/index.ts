@@ -54,7 +54,7 @@ export { natsBus } from './dispatcher/bus.js';
 export type { Bus, BusMessage } from './dispatcher/bus.js';
 export { Manager } from './manager.js';
 export type { ManagerOptions } from './manager.js';
-export { ApiServer, leaderApiSubject } from './api/server.js';
+export { ApiServer, leaderApiSubject, memberApiSubject } from './api/server.js';
 export type { ApiServerOptions } from './api/server.js';
 export { handle as handleApiRequest } from './api/handlers.js';
 export type { ApiBackend } from './api/handlers.js';

@@ -157,6 +157,10 @@ export class Manager {
     return this.#serving;
   }
 
+  get member(): number {
+    return Number(this.o.id);
+  }
+
   get leading(): boolean {
     return this.#lead !== undefined;
   }
@@ -186,6 +190,7 @@ export class Manager {
     this.#driver.start();
     this.#api = new ApiServer({
       cluster: this.o.cluster,
+      member: Number(this.o.id),
       bus: this.o.bus,
       backend: this,
       leading: () => this.leading,

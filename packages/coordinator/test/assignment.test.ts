@@ -56,12 +56,14 @@ describe('assignmentFor', () => {
     ]);
   });
 
-  it('names a vip-mode service and its aliases by the VIP, a dnsrr one by its tasks, tasks.<name> by tasks', () => {
+  it('names a vip-mode service and its aliases by the VIP, a dnsrr one by its tasks, tasks.<name> and tasks.<alias> by tasks', () => {
     const dns = Object.fromEntries((assignmentFor(cluster(), 'n1').networks[0]?.dns ?? []).map((r) => [r.name, r.addresses]));
     expect(dns.shop_web).toEqual(['10.0.1.2']);
     expect(dns.web).toEqual(['10.0.1.2']);
     expect(dns['tasks.shop_web']).toEqual(['10.0.1.3', '10.0.1.4']);
+    // a compose file written for Swarm asks tasks.<service as named in the file>
     expect(dns['tasks.web']).toEqual(['10.0.1.3', '10.0.1.4']);
+    expect(dns['tasks.db']).toEqual(['10.0.1.5']);
     expect(dns.shop_db).toEqual(['10.0.1.5']);
     expect(dns.db).toEqual(['10.0.1.5']);
     expect(dns['shop_web.1.t-web1']).toEqual(['10.0.1.3']);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   ShoalError,
   cidrsOverlap,
@@ -22,6 +22,9 @@ import { demoteCoordinator, promoteCoordinator, type MembershipBackend } from '.
 export interface ApiBackend extends MembershipBackend {
   store: Store;
   propose(command: Command): Promise<void>;
+  /** Which coordinator answers, and whether it leads: cluster.info says so. */
+  readonly member?: number;
+  readonly leading?: boolean;
 }
 
 const META = { version: 0, createdAt: '', updatedAt: '' };
@@ -128,7 +131,17 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
   const store = b.store;
   switch (req.verb) {
     case 'cluster.info':
-      return { nodes: store.count('node'), networks: store.count('network'), services: store.count('service'), tasks: store.count('task'), index: store.index };
+      // the digest lets a checker see that coordinators at the same index hold the same store
+      return {
+        nodes: store.count('node'),
+        networks: store.count('network'),
+        services: store.count('service'),
+        tasks: store.count('task'),
+        index: store.index,
+        member: b.member,
+        leading: b.leading,
+        digest: createHash('sha256').update(JSON.stringify(store.snapshot())).digest('hex'),
+      };
     case 'node.ls':
       return store.list('node').map((n) => ({ id: n.id, hostname: n.hostname, address: n.address, role: n.spec.role, availability: n.spec.availability, state: n.status.state, labels: n.spec.labels }));
     case 'network.ls':

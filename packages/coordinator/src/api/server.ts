@@ -14,8 +14,18 @@ export function leaderApiSubject(cluster: string): string {
   return `shoal.${cluster}.leader.api`;
 }
 
+/**
+ * One coordinator's own subject, outside the queue group, for reads only: a check that every
+ * coordinator holds the same store (chaos, operators) must be able to ask each one in turn.
+ */
+export function memberApiSubject(cluster: string, member: number | string): string {
+  return `shoal.${cluster}.member.${member}.api`;
+}
+
 export interface ApiServerOptions {
   cluster: string;
+  /** This coordinator's Raft member id: it also answers reads on its own subject. */
+  member?: number;
   bus: Bus;
   backend: ApiBackend;
   leading: () => boolean;
@@ -45,6 +55,7 @@ export class ApiServer {
     this.#unsubs.push(this.o.bus.subscribe(apiWildcard(this.o.cluster), (m) => void this.serve(m, false), 'shoal-coordinators'));
     const direct = this.o.direct;
     if (direct) this.#unsubs.push(this.o.bus.subscribe(`${direct}.>`, (m) => void this.serve(m, false, direct)));
+    if (this.o.member !== undefined) this.#unsubs.push(this.o.bus.subscribe(memberApiSubject(this.o.cluster, this.o.member), (m) => void this.serve(m, 'member')));
   }
 
   /** While leading, take the writes the followers forward. */
@@ -81,7 +92,12 @@ export class ApiServer {
     }
   }
 
-  private async serve(m: BusMessage, forwarded: boolean, direct?: string): Promise<void> {
+  /**
+   * `via`: true for a write a follower handed to this leader, 'member' for a read on this
+   * coordinator's own read-only subject; `direct`: the prefix of its own full API subject.
+   */
+  private async serve(m: BusMessage, via: boolean | 'member', direct?: string): Promise<void> {
+    const forwarded = via === true;
     let id = '';
     let response: ApiResponse;
     try {
@@ -93,6 +109,8 @@ export class ApiServer {
       const s = parseSubject(m.subject);
       if (direct !== undefined) {
         if (m.subject !== `${direct}.${req.verb}`) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
+      } else if (via === 'member') {
+        if (isWriteVerb(req.verb)) throw new ShoalError('read_only_subject', `${req.verb} changes the cluster, and ${m.subject} answers reads only`, `send it to shoal.${this.o.cluster}.api.${req.verb}`);
       } else if (!forwarded && (s?.kind !== 'api' || s.verb !== req.verb)) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
       if (isWriteVerb(req.verb) && !this.o.leading()) {
         if (forwarded) throw new ShoalError('no_leader', 'this coordinator is no longer the leader', 'try again in a moment');

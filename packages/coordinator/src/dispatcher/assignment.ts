@@ -111,6 +111,8 @@ export function networkAssignment(view: AssignmentView, net: Network, services?:
       if (!serving(task)) continue;
       backends.push(address);
       add(`tasks.${service.spec.name}`, address);
+      // as Swarm: a stack's service answers tasks.<short name> too (its alias), not only tasks.<stack_name>
+      for (const alias of onNet?.aliases ?? []) add(`tasks.${alias}`, address);
       add(taskName(service, task), address);
       if (service.spec.container.hostname) add(service.spec.container.hostname, address);
     }
@@ -123,8 +125,6 @@ export function networkAssignment(view: AssignmentView, net: Network, services?:
       add(service.spec.name, address);
       for (const alias of onNet?.aliases ?? []) add(alias, address);
     }
-    // as Docker does, an alias of the service also names its tasks: `tasks.web` in stack shop
-    for (const alias of onNet?.aliases ?? []) for (const address of backends) add(`tasks.${alias}`, address);
   }
   const dns: DnsRecord[] = [...names].map(([name, addresses]) => ({ name, addresses })).sort((a, b) => a.name.localeCompare(b.name));
   return {

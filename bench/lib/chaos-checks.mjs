@@ -1,0 +1,226 @@
+// What chaos checks, read from the outside: the API (each coordinator on its own subject too),
+// every host's Docker, every host's kernel (overlay sandboxes' FDB and neighbour tables) and
+// every host's resolver as a container there sees it. Each check returns { name, ok, detail }.
+import { macForAddress } from '@shoal/core';
+import { containerPid, resolve, resolverOf } from './probe.mjs';
+
+const ENDED = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned']);
+const plain = (a) => a.split('/')[0];
+
+/** Everything the checks compare, gathered once. */
+export async function observe(cluster) {
+  const lab = cluster.lab;
+  const infos = await cluster.infos(5000);
+  const nodes = await cluster.api('node.ls');
+  const networks = await cluster.api('network.ls');
+  const services = await cluster.api('service.ls');
+  const tasks = [];
+  const serviceNet = new Map();
+  for (const s of [...services]) {
+    try {
+      const spec = (await cluster.api('service.inspect', { service: s.name })).spec;
+      serviceNet.set(s.name, spec.networks.map((n) => n.target));
+      for (const t of await cluster.api('service.ps', { service: s.name })) tasks.push({ ...t, networks: serviceNet.get(s.name) });
+    } catch (err) {
+      // removed between the list and this look: it is simply gone
+      if (err.code !== 'no_such_service') throw err;
+      services.splice(services.indexOf(s), 1);
+    }
+  }
+  const hosts = {};
+  for (const h of cluster.hosts) {
+    const ps = await lab.exec(h, ['docker', 'ps', '-a', '--no-trunc', '-f', `label=io.shoal.cluster=${cluster.cluster}`, '--format', '{{.ID}} {{.State}} {{.Label "io.shoal.task.id"}}'], { timeoutMs: 30_000 });
+    const containers = ps.code === 0 ? ps.stdout.split('\n').filter(Boolean).map((l) => {
+      const [id, state, task] = l.split(' ');
+      return { id, state, task };
+    }) : undefined;
+    const ns = await lab.exec(h, ['ip', '-j', 'netns', 'list'], { timeoutMs: 10_000 });
+    const sandboxes = {};
+    for (const n of JSON.parse(ns.stdout || '[]')) {
+      const vni = /^shoal-ov-(\d+)$/.exec(n.name)?.[1];
+      if (!vni) continue;
+      const fdb = JSON.parse((await lab.exec(h, ['bridge', '-n', n.name, '-j', 'fdb', 'show', 'dev', 'vxlan0'])).stdout || '[]');
+      const neigh = JSON.parse((await lab.exec(h, ['ip', '-n', n.name, '-j', 'neigh', 'show', 'dev', 'vxlan0'])).stdout || '[]');
+      sandboxes[vni] = {
+        fdb: new Set(fdb.filter((e) => e.dst && e.mac !== '00:00:00:00:00:00').map((e) => `${e.mac} ${e.dst}`)),
+        neigh: new Set(neigh.filter((e) => e.lladdr).map((e) => `${e.dst} ${e.lladdr}`)),
+      };
+    }
+    hosts[h] = { containers, sandboxes };
+  }
+  return { infos, nodes, networks, services, tasks, hosts };
+}
+
+const result = (name, problems, okDetail) => ({ name, ok: problems.length === 0, detail: problems.length === 0 ? okDetail : problems.slice(0, 6).join('; ') + (problems.length > 6 ? `; … ${problems.length - 6} more` : '') });
+
+/** Every coordinator answers, at the same index, with the same store digest. */
+export function coordinatorsAgree(o, { strict }) {
+  const problems = [];
+  const answered = o.infos.map((x, i) => ({ ...x, member: i + 1 })).filter((x) => x.index !== undefined);
+  if (strict && answered.length < o.infos.length) problems.push(`${o.infos.length - answered.length} coordinator(s) did not answer`);
+  const byIndex = new Map();
+  for (const x of answered) byIndex.set(x.index, [...(byIndex.get(x.index) ?? []), x]);
+  for (const [index, xs] of byIndex) if (new Set(xs.map((x) => x.digest)).size > 1) problems.push(`members ${xs.map((x) => x.member).join(',')} differ at index ${index}`);
+  if (strict && byIndex.size > 1) problems.push(`indexes differ: ${answered.map((x) => `${x.member}@${x.index}`).join(' ')}`);
+  if (strict && answered.filter((x) => x.leading).length !== 1) problems.push(`${answered.filter((x) => x.leading).length} leaders`);
+  const first = answered[0];
+  return result('coordinators agree', problems, first ? `${answered.length} at index ${first.index}, digest ${first.digest.slice(0, 12)}` : 'none answered');
+}
+
+export function nodesReady(o) {
+  const problems = o.nodes.filter((n) => n.state !== 'ready').map((n) => `${n.hostname} is ${n.state}`);
+  if (o.nodes.length !== Object.keys(o.hosts).length) problems.push(`${o.nodes.length} nodes registered for ${Object.keys(o.hosts).length} hosts`);
+  return result('every node ready', problems, o.nodes.map((n) => n.hostname).sort().join(', '));
+}
+
+export function servicesConverge(o) {
+  const problems = o.services.filter((s) => s.running !== s.desired).map((s) => `${s.name} ${s.running}/${s.desired}`);
+  return result('every service at its desired replicas', problems, `${o.services.length} services, ${o.services.reduce((n, s) => n + s.desired, 0)} replicas`);
+}
+
+export function nothingHeldTwice(o) {
+  const problems = [];
+  const seen = (what, key, owner, map) => {
+    if (map.has(key)) problems.push(`${what} ${key} held by ${map.get(key)} and ${owner}`);
+    else map.set(key, owner);
+  };
+  const vnis = new Map();
+  const subnets = new Map();
+  for (const n of o.networks) {
+    if (n.vni !== undefined && n.vni !== null) seen('VNI', n.vni, n.name, vnis);
+    if (n.subnet) seen('subnet', n.subnet, n.name, subnets);
+  }
+  const addresses = new Map();
+  for (const t of o.tasks) if (t.desired === 'running' && !ENDED.has(t.state)) for (const a of t.addresses) seen('address', plain(a), `task ${t.id}`, addresses);
+  for (const s of o.services) for (const v of s.vips ?? []) seen('address', plain(v.address), `VIP of ${s.name}`, addresses);
+  return result('no address, VNI or subnet held twice', problems, `${vnis.size} VNIs, ${subnets.size} subnets, ${addresses.size} addresses`);
+}
+
+/** Safety (always): no task with two containers. Liveness (strict): containers ⇔ wanted tasks. */
+export function containersMatchTasks(o, { strict }) {
+  const problems = [];
+  const byTask = new Map();
+  let count = 0;
+  for (const [h, { containers }] of Object.entries(o.hosts)) {
+    if (!containers) {
+      if (strict) problems.push(`${h}: docker did not answer`);
+      continue;
+    }
+    for (const c of containers) {
+      count++;
+      byTask.set(c.task, [...(byTask.get(c.task) ?? []), { host: h, ...c }]);
+    }
+  }
+  for (const [task, cs] of byTask) {
+    const live = cs.filter((c) => c.state === 'running');
+    if (live.length > 1) problems.push(`task ${task} has ${live.length} running containers (${live.map((c) => c.host).join(', ')})`);
+    if (strict && cs.length > 1) problems.push(`task ${task} has ${cs.length} containers`);
+  }
+  if (strict) {
+    const wanted = new Map(o.tasks.filter((t) => t.desired === 'running' && !ENDED.has(t.state) && t.node).map((t) => [t.id, t]));
+    for (const [task, cs] of byTask) {
+      const t = wanted.get(task);
+      if (!t) problems.push(`container ${cs[0].id.slice(0, 12)} on ${cs[0].host} has no task (task ${task} is ${o.tasks.find((x) => x.id === task)?.state ?? 'not in the store'})`);
+      else if (cs.some((c) => c.host !== t.node)) problems.push(`task ${task} belongs on ${t.node} but has a container on ${cs.map((c) => c.host).join(',')}`);
+    }
+    for (const [id, t] of wanted) {
+      const cs = (byTask.get(id) ?? []).filter((c) => c.state === 'running');
+      if (cs.length !== 1) problems.push(`task ${id} (${t.service}) on ${t.node} has ${cs.length} running containers`);
+    }
+  }
+  return result('containers ⇔ tasks (none without a task, none twice)', problems, `${count} containers, ${byTask.size} tasks`);
+}
+
+/** The FDB and neighbour entries every host's sandboxes should hold, from the store alone. */
+export function expectedKernel(o) {
+  const vniOf = new Map(o.networks.map((n) => [n.name, n.vni]));
+  const addressOf = new Map(o.nodes.map((n) => [n.hostname, n.address]));
+  const want = {};
+  for (const h of Object.keys(o.hosts)) want[h] = {};
+  const placed = o.tasks.filter((t) => t.desired === 'running' && !ENDED.has(t.state) && t.node);
+  for (const h of Object.keys(o.hosts)) {
+    for (const t of placed.filter((x) => x.node === h)) {
+      for (const net of t.networks) {
+        const vni = vniOf.get(net);
+        if (vni !== undefined) want[h][vni] ??= { fdb: new Set(), neigh: new Set() };
+      }
+    }
+  }
+  for (const t of placed) {
+    t.networks.forEach((net, i) => {
+      const vni = vniOf.get(net);
+      const addr = t.addresses[i] && plain(t.addresses[i]);
+      if (vni === undefined || !addr) return;
+      const mac = macForAddress(addr);
+      for (const h of Object.keys(o.hosts)) {
+        if (h === t.node || !want[h][vni]) continue;
+        want[h][vni].fdb.add(`${mac} ${addressOf.get(t.node)}`);
+        want[h][vni].neigh.add(`${addr} ${mac}`);
+      }
+    });
+  }
+  return want;
+}
+
+export function kernelMatchesStore(o) {
+  const problems = [];
+  const want = expectedKernel(o);
+  let entries = 0;
+  for (const [h, { sandboxes }] of Object.entries(o.hosts)) {
+    const vnis = new Set([...Object.keys(sandboxes), ...Object.keys(want[h]).map(String)]);
+    for (const vni of vnis) {
+      const have = sandboxes[vni];
+      const w = want[h][vni];
+      if (!have) {
+        problems.push(`${h}: no sandbox for VNI ${vni}`);
+        continue;
+      }
+      if (!w) {
+        problems.push(`${h}: sandbox shoal-ov-${vni} has no local task`);
+        continue;
+      }
+      for (const [kind, a, b] of [['FDB', have.fdb, w.fdb], ['neighbour', have.neigh, w.neigh]]) {
+        entries += a.size;
+        for (const x of a) if (!b.has(x)) problems.push(`${h} VNI ${vni}: stale ${kind} ${x}`);
+        for (const x of b) if (!a.has(x)) problems.push(`${h} VNI ${vni}: missing ${kind} ${x}`);
+      }
+    }
+  }
+  return result('kernel FDB and neighbours ⇔ store', problems, `${entries} entries on ${Object.keys(o.hosts).length} hosts`);
+}
+
+/** From a container on each host, per network, `tasks.<service>` is exactly the running tasks. */
+export async function dnsMatchesStore(o, cluster) {
+  const problems = [];
+  let asked = 0;
+  const running = o.tasks.filter((t) => t.desired === 'running' && t.state === 'running' && t.node);
+  for (const h of cluster.hosts) {
+    const nets = new Set(running.filter((t) => t.node === h).flatMap((t) => t.networks));
+    for (const net of nets) {
+      const local = running.find((t) => t.node === h && t.networks.includes(net));
+      const pid = await containerPid(cluster.lab, h, `io.shoal.task.id=${local.id}`);
+      if (!pid) {
+        problems.push(`${h}: no container for task ${local.id} to ask from`);
+        continue;
+      }
+      const resolver = await resolverOf(pid);
+      for (const s of o.services.filter((x) => running.some((t) => t.service === x.name && t.networks.includes(net)))) {
+        const want = running.filter((t) => t.service === s.name).map((t) => plain(t.addresses[t.networks.indexOf(net)])).sort();
+        const got = (await resolve(pid, resolver, `tasks.${s.name}`)).sort();
+        asked++;
+        if (got.join() !== want.join()) problems.push(`${h}: tasks.${s.name} answered [${got.join(' ')}], the store has [${want.join(' ')}]`);
+      }
+    }
+  }
+  return result("every host's DNS ⇔ store", problems, `${asked} names asked`);
+}
+
+/** The checks that must hold at every moment, even mid-fault. */
+export function safetyChecks(o) {
+  return [coordinatorsAgree(o, { strict: false }), nothingHeldTwice(o), containersMatchTasks(o, { strict: false })];
+}
+
+/** Everything, once faults are healed and the cluster had time to converge. */
+export async function finalChecks(o, cluster) {
+  return [coordinatorsAgree(o, { strict: true }), nodesReady(o), servicesConverge(o), nothingHeldTwice(o), containersMatchTasks(o, { strict: true }), await dnsMatchesStore(o, cluster), kernelMatchesStore(o)];
+}
