@@ -80,7 +80,7 @@ describe('shoal-coordinator process', () => {
     const target = ['--nats', nats.url, '--cluster', 'proc'];
     const nets = await shoal(['network', 'ls', ...target]);
     expect(nets.stderr).toBe('');
-    expect(nets.stdout).toMatch(/^front\s+overlay\s+10\.40\.0\.0\/24\s+4096$/m);
+    expect(nets.stdout).toMatch(/^\w{12}\s+front\s+overlay\s+10\.40\.0\.0\/24\s+10\.40\.0\.1\s+4096$/m);
 
     const file = join(dir, 'shop.yml');
     await writeFile(file, ['services:', '  web:', '    image: shoal/busybox', '    deploy:', '      replicas: 2', ''].join('\n'));
