@@ -36,6 +36,94 @@ function udpLimit(query: Packet): number {
   return Math.max(CLASSIC_UDP_LIMIT, Math.min(opt?.udpPayloadSize ?? CLASSIC_UDP_LIMIT, 4096));
 }
 
+/** What the fast path reads of a query: one question, and the client's EDNS buffer size. */
+interface PlainQuery {
+  name: string;
+  type: number;
+  /** Where the question ends: the reply repeats the query up to here. */
+  end: number;
+  udpSize: number;
+}
+
+/**
+ * Reads a query with one question, no compression and at most an EDNS OPT record: what every
+ * resolver library sends. Anything else is left to dns-packet (undefined).
+ */
+export function readQuery(msg: Buffer): PlainQuery | undefined {
+  if (msg.length < 17) return undefined;
+  const flags = msg.readUInt16BE(2);
+  // a query (QR 0), opcode QUERY, one question, no answers or authority, at most one additional
+  if ((flags & 0xf800) !== 0 || msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) !== 0 || msg.readUInt16BE(8) !== 0) return undefined;
+  const additional = msg.readUInt16BE(10);
+  if (additional > 1) return undefined;
+  let at = 12;
+  const labels: string[] = [];
+  for (;;) {
+    const len = msg[at];
+    if (len === undefined || len > 63) return undefined; // a pointer or garbage
+    at++;
+    if (len === 0) break;
+    if (at + len > msg.length) return undefined;
+    labels.push(msg.toString('latin1', at, at + len).toLowerCase());
+    at += len;
+  }
+  if (at + 4 > msg.length || msg.readUInt16BE(at + 2) !== 1) return undefined; // class IN only
+  const type = msg.readUInt16BE(at);
+  const end = at + 4;
+  let udpSize = CLASSIC_UDP_LIMIT;
+  if (additional === 1) {
+    // OPT: root name, type 41, the class field holds the payload size
+    if (end + 11 > msg.length || msg[end] !== 0 || msg.readUInt16BE(end + 1) !== 41) return undefined;
+    udpSize = Math.max(CLASSIC_UDP_LIMIT, Math.min(msg.readUInt16BE(end + 3), 4096));
+  }
+  return { name: labels.join('.'), type, end, udpSize };
+}
+
+/** The reply to a plain query: its header and question, flags set, then the answers. */
+function writeReply(msg: Buffer, q: PlainQuery, rcode: number, addresses: readonly string[], transport: 'udp' | 'tcp'): Buffer {
+  const head = Buffer.from(msg.subarray(0, q.end));
+  const rd = head.readUInt16BE(2) & dnsPacket.RECURSION_DESIRED;
+  head.writeUInt16BE(0x8000 | dnsPacket.AUTHORITATIVE_ANSWER | rd | dnsPacket.RECURSION_AVAILABLE | rcode, 2);
+  head.writeUInt16BE(0, 10); // the OPT record is not echoed
+  return withAnswers(head, addresses, transport === 'tcp' ? Infinity : q.udpSize);
+}
+
+/**
+ * A answers are written by hand so that each names the question by a pointer (0xC00C) instead
+ * of repeating it: 16 bytes each, so a classic 512-byte reply holds 30 of them whatever the
+ * name's length. A reply too large for a UDP client carries as many as fit, with TC set:
+ * dig asks again over TCP and gets all, while a client that never uses TCP (busybox's
+ * nslookup reads 512 bytes and ignores TC) still gets a full reply, and thanks to the
+ * rotation a different part of the set on each query.
+ */
+function withAnswers(head: Buffer, addresses: readonly string[], limit: number): Buffer {
+  const room = Math.floor((limit - head.length) / A_RECORD_BYTES);
+  const count = Math.max(0, Math.min(addresses.length, room));
+  const out = Buffer.alloc(head.length + count * A_RECORD_BYTES);
+  head.copy(out);
+  if (count < addresses.length) out.writeUInt16BE(out.readUInt16BE(2) | dnsPacket.TRUNCATED_RESPONSE, 2);
+  out.writeUInt16BE(count, 6);
+  let at = head.length;
+  for (const address of addresses.slice(0, count)) {
+    out.writeUInt16BE(0xc00c, at); // the question's name, at offset 12
+    out.writeUInt16BE(1, at + 2); // A
+    out.writeUInt16BE(1, at + 4); // IN
+    out.writeUInt32BE(0, at + 6); // TTL 0: never cached, so a change is seen at once
+    out.writeUInt16BE(4, at + 10);
+    let octet = 0;
+    let i = 0;
+    for (let c = 0; c <= address.length; c++) {
+      const ch = address.charCodeAt(c);
+      if (c === address.length || ch === 46) {
+        out[at + 12 + i++] = octet;
+        octet = 0;
+      } else octet = octet * 10 + (ch - 48);
+    }
+    at += A_RECORD_BYTES;
+  }
+  return out;
+}
+
 /**
  * The host's resolver. Cluster names come from the DnsTable, scoped to the asking container's
  * networks and rotated on every query (TTL 0, so a change is seen at once and a removed task is
@@ -68,7 +156,13 @@ export class DnsServer {
     this.#port = udp.address().port;
     udp.on('error', (err) => this.options.onError?.(err));
     udp.on('message', (msg, rinfo) => {
-      this.answer(msg, rinfo.address, 'udp')
+      // cluster names are answered at once, without a promise per query
+      const quick = this.answerPlain(msg, rinfo.address, 'udp');
+      if (quick) {
+        udp.send(quick, rinfo.port, rinfo.address);
+        return;
+      }
+      this.answerDecoded(msg, rinfo.address, 'udp')
         .then((reply) => {
           if (reply) udp.send(reply, rinfo.port, rinfo.address);
         })
@@ -121,6 +215,20 @@ export class DnsServer {
 
   /** One query in, one reply out (or none for a message that is not a query). */
   async answer(msg: Buffer, client: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    return this.answerPlain(msg, client, transport) ?? this.answerDecoded(msg, client, transport);
+  }
+
+  /** The common case — one plain question for a cluster name — read and written by hand. */
+  private answerPlain(msg: Buffer, client: string, transport: 'udp' | 'tcp'): Buffer | undefined {
+    const q = readQuery(msg);
+    if (!q) return undefined;
+    const found = this.options.table.lookup(client, q.name, q.type === 1 ? 'A' : String(q.type));
+    if (found.kind === 'nxdomain') return writeReply(msg, q, RCODES.NXDOMAIN, [], transport);
+    if (found.kind === 'answer') return writeReply(msg, q, RCODES.NOERROR, q.type === 1 ? found.addresses : [], transport);
+    return undefined;
+  }
+
+  private async answerDecoded(msg: Buffer, client: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     let query: Packet;
     try {
       query = dnsPacket.decode(msg);
@@ -137,14 +245,7 @@ export class DnsServer {
     return this.reply(query, 'NOERROR', q.type === 'A' ? found.addresses : [], transport);
   }
 
-  /**
-   * A answers are written by hand so that each names the question by a pointer (0xC00C) instead
-   * of repeating it: 16 bytes each, so a classic 512-byte reply holds 30 of them whatever the
-   * name's length. A reply too large for a UDP client carries as many as fit, with TC set:
-   * dig asks again over TCP and gets all, while a client that never uses TCP (busybox's
-   * nslookup reads 512 bytes and ignores TC) still gets a full reply, and thanks to the
-   * rotation a different part of the set on each query.
-   */
+  /** The reply to a query dns-packet decoded (see withAnswers). */
   private reply(query: Packet, rcode: Rcode, addresses: readonly string[], transport: 'udp' | 'tcp'): Buffer {
     const head = dnsPacket.encode({
       type: 'response',
@@ -152,23 +253,7 @@ export class DnsServer {
       flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | RCODES[rcode],
       questions: query.questions ?? [],
     });
-    const room = transport === 'tcp' ? addresses.length : Math.floor((udpLimit(query) - head.length) / A_RECORD_BYTES);
-    const count = Math.max(0, Math.min(addresses.length, room));
-    const out = Buffer.alloc(head.length + count * A_RECORD_BYTES);
-    head.copy(out);
-    if (count < addresses.length) out.writeUInt16BE(out.readUInt16BE(2) | dnsPacket.TRUNCATED_RESPONSE, 2);
-    out.writeUInt16BE(count, 6);
-    let at = head.length;
-    for (const address of addresses.slice(0, count)) {
-      out.writeUInt16BE(0xc00c, at); // the question's name, at offset 12
-      out.writeUInt16BE(1, at + 2); // A
-      out.writeUInt16BE(1, at + 4); // IN
-      out.writeUInt32BE(0, at + 6); // TTL 0: never cached, so a change is seen at once
-      out.writeUInt16BE(4, at + 10);
-      for (const [i, octet] of address.split('.').entries()) out.writeUInt8(Number(octet), at + 12 + i);
-      at += A_RECORD_BYTES;
-    }
-    return out;
+    return withAnswers(head, addresses, transport === 'tcp' ? Infinity : udpLimit(query));
   }
 
   private async forward(msg: Buffer, query: Packet, transport: 'udp' | 'tcp'): Promise<Buffer> {

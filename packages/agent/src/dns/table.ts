@@ -18,7 +18,7 @@ export interface DnsClient {
 }
 
 export type Lookup =
-  | { kind: 'answer'; addresses: string[] }
+  | { kind: 'answer'; addresses: readonly string[] }
   /** a cluster name nobody holds: answer NXDOMAIN rather than leak the query upstream */
   | { kind: 'nxdomain' }
   /** not a cluster name, or an unknown client: the host's upstream servers answer */
@@ -40,7 +40,9 @@ export function isClusterName(name: string): boolean {
 export class DnsTable {
   /** network → name → addresses (de-duplicated, in the order given) */
   readonly #names = new Map<string, Map<string, string[]>>();
-  readonly #clients = new Map<string, readonly string[]>();
+  readonly #clients = new Map<string, { networks: readonly string[]; scope: string }>();
+  /** The sorted answer per (client's networks, name), made once per table, not per query. */
+  readonly #answers = new Map<string, readonly string[]>();
   /** Round-robin position per (client's networks, name). */
   readonly #rotation = new Map<string, number>();
 
@@ -48,6 +50,7 @@ export class DnsTable {
   replace(records: readonly NameRecord[], clients: readonly DnsClient[]): void {
     this.#names.clear();
     this.#clients.clear();
+    this.#answers.clear();
     for (const r of records) {
       let net = this.#names.get(r.network);
       if (!net) this.#names.set(r.network, (net = new Map<string, string[]>()));
@@ -56,7 +59,7 @@ export class DnsTable {
       for (const a of r.addresses) if (!list.includes(a)) list.push(a);
       net.set(key, list);
     }
-    for (const c of clients) this.#clients.set(c.address, c.networks);
+    for (const c of clients) this.#clients.set(c.address, { networks: c.networks, scope: [...c.networks].sort().join(',') });
   }
 
   /**
@@ -64,19 +67,24 @@ export class DnsTable {
    * lookup would hand a two-replica service the same first address every time.
    */
   lookup(clientAddress: string, qname: string, qtype = 'A'): Lookup {
-    const networks = this.#clients.get(clientAddress);
-    if (!networks) return { kind: 'forward' };
+    const client = this.#clients.get(clientAddress);
+    if (!client) return { kind: 'forward' };
     const name = normalise(qname);
-    const found: string[] = [];
-    for (const network of networks) {
-      for (const a of this.#names.get(network)?.get(name) ?? []) if (!found.includes(a)) found.push(a);
+    const key = `${client.scope}|${name}`;
+    let found = this.#answers.get(key);
+    if (!found) {
+      const all: string[] = [];
+      for (const network of client.networks) {
+        for (const a of this.#names.get(network)?.get(name) ?? []) if (!all.includes(a)) all.push(a);
+      }
+      found = all.sort(compareIpv4);
+      // names nobody holds are not kept: any name can be asked, and most go upstream
+      if (found.length > 0) this.#answers.set(key, found);
     }
     if (found.length === 0) return isClusterName(name) ? { kind: 'nxdomain' } : { kind: 'forward' };
-    found.sort(compareIpv4);
-    const key = `${[...networks].sort().join(',')}|${name}`;
     const start = (this.#rotation.get(key) ?? 0) % found.length;
     if (qtype === 'A') this.#rotation.set(key, start + 1);
-    return { kind: 'answer', addresses: [...found.slice(start), ...found.slice(0, start)] };
+    return { kind: 'answer', addresses: start === 0 ? found : [...found.slice(start), ...found.slice(0, start)] };
   }
 }
 
