@@ -24,6 +24,8 @@ const { values: opt } = parseArgs({
     // the simulated nodes share this machine's 2 cores with everything else: a period a little
     // longer than the default 1 s keeps the bench's own CPU starvation from reading as dead nodes
     'heartbeat-ms': { type: 'string', default: '2000' },
+    // services on no overlay network: the control plane without the per-network fan-out
+    'no-networks': { type: 'boolean', default: false },
   },
 });
 const NODES = Number(opt.nodes);
@@ -133,11 +135,12 @@ try {
   }
   log(`${NODES} nodes ready; deploying ${SERVICES} services × ${REPLICAS} replicas = ${TASKS} tasks`);
 
-  // one stack: each service on an overlay network of its own
+  // one stack: each service on an overlay network of its own (or on none)
+  const nets = !opt['no-networks'];
   const yml = ['services:'];
-  for (let s = 0; s < SERVICES; s++) yml.push(`  s${s}:`, '    image: shoal/busybox', `    networks: [n${s}]`, '    deploy:', `      replicas: ${REPLICAS}`);
-  yml.push('networks:');
-  for (let s = 0; s < SERVICES; s++) yml.push(`  n${s}: {}`);
+  for (let s = 0; s < SERVICES; s++) yml.push(`  s${s}:`, '    image: shoal/busybox', ...(nets ? [`    networks: [n${s}]`] : ['    network_mode: host']), '    deploy:', `      replicas: ${REPLICAS}`);
+  if (nets) yml.push('networks:');
+  if (nets) for (let s = 0; s < SERVICES; s++) yml.push(`  n${s}: {}`);
   const parsed = parseCompose({ name: 'bench.yml', text: yml.join('\n') }, { stackName: 'bench' });
   if (!parsed.stack) throw new Error(JSON.stringify(parsed.errors.slice(0, 3)));
 
@@ -215,9 +218,9 @@ const rows = [
   [`service ls p99 during deploy (${results.serviceLsSamples} calls, p50 ${results.serviceLsP50Ms} ms)`, fmt(results.serviceLsP99Ms, 'ms'), '(figure)', true],
   ['leader failover under load (kill -9 → next write)', fmt(results.failoverMs, 'ms'), '(figure)', true],
 ];
-console.log(`coordinator bench: 3 coordinators, ${NODES} simulated nodes (heartbeat ${opt['heartbeat-ms']} ms), ${SERVICES} services × ${REPLICAS} replicas, each service on its own overlay network`);
+console.log(`coordinator bench: 3 coordinators, ${NODES} simulated nodes (heartbeat ${opt['heartbeat-ms']} ms), ${SERVICES} services × ${REPLICAS} replicas, ${opt['no-networks'] ? 'on no overlay network (network_mode: host)' : 'each service on its own overlay network'}`);
 for (const [what, got, target, ok] of rows) console.log(`${what.padEnd(62)} ${got.padStart(12)}   target ${target}${ok ? '' : '   MISSED'}`);
 const out = join(here, 'results', 'coordinator.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), heartbeatMs: Number(opt['heartbeat-ms']), nodes: NODES, services: SERVICES, replicas: REPLICAS, tasks: TASKS, targets: { deployToRunningMs: 30_000, leaderRssMiB: 1024 }, ...results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), heartbeatMs: Number(opt['heartbeat-ms']), overlayPerService: !opt['no-networks'], nodes: NODES, services: SERVICES, replicas: REPLICAS, tasks: TASKS, targets: { deployToRunningMs: 30_000, leaderRssMiB: 1024 }, ...results }, null, 2)}\n`);
 console.log(`written to ${out}`);
