@@ -148,8 +148,10 @@ try {
   const parsed = parseCompose({ name: 'bench.yml', text: yml.join('\n') }, { stackName: 'bench' });
   if (!parsed.stack) throw new Error(JSON.stringify(parsed.errors.slice(0, 3)));
 
-  const leaderPid = coordinators.get(lead).pid;
-  let rssMax = rssMiB(leaderPid);
+  // leadership may move under load: the figure is the largest RSS of any coordinator, which
+  // bounds the leader's (the leader holds the followers' state plus its components)
+  const rssAll = () => Math.max(...[...coordinators.values()].map((c) => rssMiB(c.pid)));
+  let rssMax = rssAll();
   const lsMs = [];
   const t0 = performance.now();
   const deployed = api('stack.deploy', { spec: parsed.stack }, 120_000).catch((err) => ({ ok: false, error: { code: 'client', message: String(err) } }));
@@ -162,7 +164,7 @@ try {
     const q = performance.now();
     const r = await api('service.ls', { stack: 'bench' }, 60_000).catch((err) => ({ ok: false, error: String(err) }));
     lsMs.push(performance.now() - q);
-    rssMax = Math.max(rssMax, rssMiB(leaderPid));
+    rssMax = Math.max(rssMax, rssAll());
     if (r.ok) {
       running = r.body.reduce((x, s) => x + s.running, 0);
       if (running >= TASKS) break;
@@ -195,20 +197,21 @@ try {
     throw new Error(`profiles written to ${join(here, 'results', 'profiles')}; no failover measured`);
   }
   // failover under that load: agents keep heartbeating and the new leader re-sends every assignment
-  coordinators.get(lead).kill('SIGKILL');
+  const current = await leader(IDS);
+  coordinators.get(current).kill('SIGKILL');
   const t1 = performance.now();
   let k = 0;
   for (;;) {
     try {
-      const r = await api('network.create', { spec: { name: `after-failover-${++k}`, driver: 'overlay', driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} } }, 2000);
+      const r = await api('network.create', { spec: { name: `after-failover-${++k}`, driver: 'overlay', driverOpts: {}, ipam: [], attachable: false, internal: false, labels: {} } }, 30_000);
       if (r.ok) break;
     } catch {
-      // no responder or timeout: keep trying
+      // no responder: ask again (a coordinator that got it waits for the new leader itself)
     }
     if (performance.now() - t1 > 120_000) break;
   }
   results.failoverMs = Math.round(performance.now() - t1);
-  const next = await leader(IDS.filter((id) => id !== lead));
+  const next = await leader(IDS.filter((id) => id !== current));
   results.newLeaderRssMiB = Math.round(rssMiB(coordinators.get(next).pid));
 } finally {
   await nc?.close();
@@ -218,7 +221,7 @@ try {
 const fmt = (v, unit) => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toLocaleString('en')} ${unit}`);
 const rows = [
   [`deploy → all ${TASKS.toLocaleString('en')} tasks running`, fmt(results.deployToRunningMs, 'ms'), '< 30,000 ms', results.deployToRunningMs !== null && results.deployToRunningMs < 30_000],
-  ['leader RSS (max during deploy)', fmt(results.leaderRssMiB, 'MiB'), '< 1,024 MiB', results.leaderRssMiB < 1024],
+  ['coordinator RSS (largest of the 3, max during deploy)', fmt(results.leaderRssMiB, 'MiB'), '< 1,024 MiB', results.leaderRssMiB < 1024],
   [`service ls p99 during deploy (${results.serviceLsSamples} calls, p50 ${results.serviceLsP50Ms} ms)`, fmt(results.serviceLsP99Ms, 'ms'), '(figure)', true],
   ['leader failover under load (kill -9 → next write)', fmt(results.failoverMs, 'ms'), '(figure)', true],
 ];
