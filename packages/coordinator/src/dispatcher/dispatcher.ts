@@ -227,8 +227,13 @@ export class Dispatcher {
         try {
           await this.propose({ op: 'batch', commands });
         } catch (err) {
-          if ((err as { code?: string }).code !== 'version_conflict') throw err;
+          // refused for a stale read, or lost with a leader change or a timeout: the reports are
+          // still true, and applying one twice changes nothing, so they go back in the queue
           for (const x of taken) if (!this.#reports.has(x.report.taskId)) this.#reports.set(x.report.taskId, x);
+          if ((err as { code?: string }).code !== 'version_conflict') {
+            this.o.log?.('task reports not committed; retrying', { reports: taken.length, err: err instanceof Error ? err.message : String(err) });
+            await new Promise((r) => setTimeout(r, 200));
+          }
         }
       }
     } finally {
