@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ShoalError } from '@shoal/core';
+import { ShoalError, isShoalError } from '@shoal/core';
 import { ApiClient, clusterTarget, type TargetOptions } from '../client.js';
 import { table, type Io } from '../output.js';
 
@@ -114,5 +114,22 @@ export async function waitConverged(c: ApiClient, io: Io, what: string, list: ()
       throw new ShoalError('converge_timeout', `${what} did not converge within ${timeoutS} s (${line})${err ? `; ${err.service}.${err.slot ?? ''}: ${err.err ?? ''}` : ''}`, hint);
     }
     await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Calls that remove networks wait for the tasks of removed services to let go of them; a
+ * container slow to stop makes the cluster say `network_busy`, and the call is simply made
+ * again (services already gone are not gone twice), within a minute.
+ */
+export async function retryWhileBusy<T>(io: Io, what: string, call: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let said = false; ; said = true) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isShoalError(err, 'network_busy') || Date.now() > deadline) throw err;
+      if (!said) io.err(`${what}: waiting for tasks to stop\n`);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { Io } from '../output.js';
 import { networkSpecFromFlags, type NetworkFlags } from '../flags.js';
-import { collect, dash, emit, examples, listOptions, printObject, targetOptions, withClient, type Column, type Target } from './common.js';
+import { collect, dash, emit, examples, listOptions, printObject, retryWhileBusy, targetOptions, withClient, type Column, type Target } from './common.js';
 
 interface NetworkRow {
   id: string;
@@ -65,7 +65,7 @@ export function networkCommand(io: Io): Command {
     async (refs: string[], opts: Target) => {
       await withClient(opts, async (c) => {
         for (const n of refs) {
-          await c.call('network.rm', { network: n });
+          await retryWhileBusy(io, `network ${n}`, () => c.call('network.rm', { network: n }));
           io.out(`${n}\n`);
         }
       });

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { Command } from 'commander';
 import { ShoalError, formatDiagnostic, loadStack, type ComposeFile } from '@shoal/core';
 import type { Io } from '../output.js';
-import { SERVICE_COLUMNS, TASK_COLUMNS, collect, emit, examples, listOptions, targetOptions, waitConverged, withClient, type Column, type ServiceRow, type Target, type TaskRow } from './common.js';
+import { SERVICE_COLUMNS, TASK_COLUMNS, collect, emit, examples, listOptions, retryWhileBusy, targetOptions, waitConverged, withClient, type Column, type ServiceRow, type Target, type TaskRow } from './common.js';
 
 interface StackRow {
   name: string;
@@ -71,7 +71,7 @@ export function stackCommand(io: Io): Command {
     async (names: string[], opts: Target) => {
       await withClient(opts, async (c) => {
         for (const name of names) {
-          const r = (await c.call('stack.rm', { stack: name })) as { services: number; networks: number };
+          const r = (await retryWhileBusy(io, `stack ${name}`, () => c.call('stack.rm', { stack: name }))) as { services: number; networks: number };
           io.out(`stack ${name} removed (${r.services} services, ${r.networks} networks)\n`);
         }
       });

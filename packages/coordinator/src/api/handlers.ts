@@ -83,12 +83,12 @@ function serviceCreate(store: Store, spec: ServiceSpec, stack?: string): ObjectC
  * A removed service's tasks keep their addresses until their containers have stopped (or their
  * node is known lost), and a network cannot go before that. Waits for them, within bounds.
  */
-async function networksReleased(store: Store, networkIds: readonly string[], timeoutMs = 25_000): Promise<void> {
+async function networksReleased(store: Store, networkIds: readonly string[], timeoutMs = 8_000): Promise<void> {
   const ids = new Set(networkIds);
   const holder = (): string | undefined => store.list('task').find((t) => t.attachments.some((a) => ids.has(a.networkId)))?.id;
   const deadline = Date.now() + timeoutMs;
   for (let t = holder(); t !== undefined; t = holder()) {
-    if (Date.now() > deadline) throw new ShoalError('network_in_use', `task ${t} still holds an address on the network after ${timeoutMs / 1000} s`, 'its node may be unreachable: try again once it is down or back');
+    if (Date.now() > deadline) throw new ShoalError('network_busy', `task ${t} still holds an address on the network after ${timeoutMs / 1000} s`, 'its container is still stopping (or its node is unreachable): try again in a moment');
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -198,13 +198,12 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       const services = store.servicesOfStack(req.body.stack);
       const networks = store.networksOfStack(req.body.stack);
       if (services.length === 0 && networks.length === 0) throw new ShoalError('no_such_stack', `there is no stack ${req.body.stack}`, 'see shoal stack ls');
-      await b.propose({
-        op: 'batch',
-        commands: services.map((s) => remove('service', s.id, s.meta.version)),
-      });
-      // networks go once their services' tasks have let go of their addresses
+      if (services.length > 0) await b.propose({ op: 'batch', commands: services.map((s) => remove('service', s.id, s.meta.version)) });
+      // networks go once their services' tasks have let go of their addresses (read again after
+      // the wait: their versions may have moved meanwhile)
       await networksReleased(store, networks.map((n) => n.id));
-      if (networks.length > 0) await b.propose({ op: 'batch', commands: networks.map((n) => remove('network', n.id, n.meta.version)) });
+      const left = store.networksOfStack(req.body.stack);
+      if (left.length > 0) await b.propose({ op: 'batch', commands: left.map((n) => remove('network', n.id, n.meta.version)) });
       return { services: services.length, networks: networks.length };
     }
     case 'stack.deploy': {

@@ -5,6 +5,11 @@ import { handle, type ApiBackend } from './handlers.js';
 const enc = new TextEncoder();
 /** How long a write waits for a leader to be elected before it is refused. */
 const LEADER_WAIT_MS = 8000;
+/**
+ * A forwarded write's answer: longer than any write takes (the slowest waits up to 8 s for tasks
+ * to let go of a network), short enough that one sent to a leader that just died fails soon.
+ */
+const FORWARD_TIMEOUT_MS = 12_000;
 const dec = new TextDecoder();
 /** Far above any real request (a stack of hundreds of services); parsing more is only a cost. */
 export const MAX_REQUEST_BYTES = 4 * 2 ** 20;
@@ -82,7 +87,7 @@ export class ApiServer {
     const deadline = Date.now() + LEADER_WAIT_MS;
     for (;;) {
       try {
-        return await this.o.bus.request(leaderApiSubject(this.o.cluster), data, 40_000);
+        return await this.o.bus.request(leaderApiSubject(this.o.cluster), data, FORWARD_TIMEOUT_MS);
       } catch (err) {
         if (Date.now() > deadline) {
           throw new ShoalError('no_leader', 'the cluster has no leader to take the change right now', 'try again in a few seconds; if it persists, check that a majority of coordinators run', { cause: err });
