@@ -58,3 +58,8 @@ export { ApiServer, leaderApiSubject } from './api/server.js';
 export type { ApiServerOptions } from './api/server.js';
 export { handle as handleApiRequest } from './api/handlers.js';
 export type { ApiBackend } from './api/handlers.js';
+export { EventRing, DEFAULT_RING_SIZE } from './events/ring.js';
+export type { EventQuery, EventPage } from './events/ring.js';
+export { eventsFromChanges } from './events/from-changes.js';
+export type { NodeLiveness } from './dispatcher/dispatcher.js';
+export type { ClusterStatus, NodeStatusRow, ServiceStatusRow } from './api/status.js';
