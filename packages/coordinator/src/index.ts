@@ -68,3 +68,8 @@ export { Membership, joinSubject, requestJoin } from './membership/membership.js
 export type { JoinRequest, JoinReply, MembershipHost } from './membership/membership.js';
 export { planDemote, planPromote, checkJoin, majority } from './membership/plan.js';
 export type { DemotePlan } from './membership/plan.js';
+export { EventRing, DEFAULT_RING_SIZE } from './events/ring.js';
+export type { EventQuery, EventPage } from './events/ring.js';
+export { eventsFromChanges } from './events/from-changes.js';
+export type { NodeLiveness } from './dispatcher/dispatcher.js';
+export type { ClusterStatus, NodeStatusRow, ServiceStatusRow } from './api/cluster-status.js';

@@ -1,14 +1,16 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { ShoalError } from '@shoal/core';
+import { join } from 'node:path';
+import { ShoalError, eventsSubject } from '@shoal/core';
 import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type Entry, type NodeId, type Snapshot, type StateMachine, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
 import { coordinatorApiPrefix, coordinatorStatusSubject, storeDigest, type CoordinatorStatus } from './api/status.js';
 import type { Bus } from './dispatcher/bus.js';
-import { Dispatcher } from './dispatcher/dispatcher.js';
+import { Dispatcher, type NodeLiveness } from './dispatcher/dispatcher.js';
+import { eventsFromChanges } from './events/from-changes.js';
+import { EventRing } from './events/ring.js';
 import { orchestrate } from './orchestrator/orchestrator.js';
 import { schedulePass } from './scheduler/pass.js';
 import { decodeCommand, type Command, type ObjectCommand } from './store/commands.js';
@@ -37,6 +39,10 @@ export interface ManagerOptions {
   electionTick?: number;
   heartbeatPeriodMs?: number;
   missedHeartbeats?: number;
+  /** The host this coordinator runs on, as its agent registers it; default: the OS's hostname. */
+  hostname?: string;
+  /** How many recent events are kept for `events.since`. */
+  eventRingSize?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -103,6 +109,10 @@ class StoreMachine implements StateMachine {
  */
 export class Manager {
   readonly store = new Store();
+  /** Every coordinator keeps the events it applied, so a new leader can replay them at once. */
+  readonly events: EventRing;
+  readonly hostname: string;
+  readonly #unwatchEvents: () => void;
   #driver: RaftDriver | undefined;
   #machine: StoreMachine | undefined;
   #transport: TcpTransport | undefined;
@@ -141,6 +151,16 @@ export class Manager {
       transferLeader: (to) => this.driver().transferLeader(to),
       log: o.log,
     });
+    this.events = new EventRing(o.eventRingSize);
+    this.hostname = o.hostname ?? hostname();
+    this.#unwatchEvents = this.store.subscribe((changes, at) => {
+      const events = eventsFromChanges(changes, at, (id) => this.store.get('service', id)?.spec.name);
+      this.events.push(events);
+      // only the leader publishes, so a watcher sees each event once
+      if (!this.#lead) return;
+      const subject = eventsSubject(this.o.cluster);
+      for (const e of events) this.o.bus.publish(subject, enc.encode(JSON.stringify(e)));
+    });
   }
 
   private driver(): RaftDriver {
@@ -159,6 +179,12 @@ export class Manager {
 
   get member(): number {
     return Number(this.o.id);
+
+  }
+
+  /** The leader's memory of its agents' sessions; empty on a follower. */
+  liveness(): ReadonlyMap<string, NodeLiveness> {
+    return this.#lead?.dispatcher.liveness() ?? new Map();
   }
 
   get leading(): boolean {
@@ -295,6 +321,7 @@ export class Manager {
     clearInterval(this.#watch);
     this.#joining?.abort();
     this.#statusUnsub?.();
+    this.#unwatchEvents();
     this.#api?.stop();
     this.#serving = false;
     await this.handOver();

@@ -95,12 +95,15 @@ export {
   errorResponse,
   unwrapResponse,
   isWriteVerb,
+  isLeaderVerb,
 } from './protocol/api.js';
 export type { ApiRequest, ApiRequestBody, ApiVerb, ApiResponse, ApiError } from './protocol/api.js';
 export { decodeNodeRegister, decodeNodeRegisterReply } from './protocol/registration.js';
 export type { NodeRegister, NodeRegisterReply } from './protocol/registration.js';
 export { decodeHeartbeat } from './protocol/heartbeat.js';
-export type { Heartbeat } from './protocol/heartbeat.js';
+export type { Heartbeat, HostLoad } from './protocol/heartbeat.js';
+export { decodeLogsRequest, decodeLogsMessage } from './protocol/logs.js';
+export type { LogsRequest, LogsMessage } from './protocol/logs.js';
 export { decodeAssignment, applyAssignment } from './protocol/assignment.js';
 export type {
   AssignmentMessage,
@@ -114,7 +117,7 @@ export type {
 } from './protocol/assignment.js';
 export { decodeTaskStatus } from './protocol/status.js';
 export type { TaskStatusMessage, TaskReport } from './protocol/status.js';
-export { decodeEvent } from './protocol/events.js';
+export { decodeEvent, EventSchema } from './protocol/events.js';
 export type { ShoalEvent } from './protocol/events.js';
 
 // IPAM arithmetic.

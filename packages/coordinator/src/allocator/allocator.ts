@@ -178,6 +178,11 @@ export class Allocator {
     }
   }
 
+  /** A task's address on one network, when its service leaves that network. */
+  releaseTaskOn(taskId: string, networkId: string): boolean {
+    return this.#addresses.get(networkId)?.release(taskOwner(taskId)) ?? false;
+  }
+
   releaseTask(taskId: string): number {
     return this.#releaseOwner(taskOwner(taskId));
   }

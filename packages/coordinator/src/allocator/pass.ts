@@ -34,6 +34,30 @@ export function isAllocated(task: Task, service: Service, view: AllocatorView): 
 }
 
 /**
+ * A task past allocation whose service joined or left an overlay since: its attachments made to
+ * match (an address on each new network, the address on a left one given back), or undefined
+ * when nothing changes. The task is not replaced: its agent plugs the container in or out.
+ */
+function liveAttachments(t: Task, service: Service, view: AllocatorView, allocator: Allocator, allocated: ReadonlySet<string>, out: AllocationPass): Task['attachments'] | undefined {
+  if (t.desiredState !== 'running' || t.status.state === 'new' || t.status.state === 'pending' || isTerminalTaskState(t.status.state)) return undefined;
+  const targets = overlayTargets(service, view).filter((x): x is typeof x & { network: Network } => x.network !== undefined && allocated.has(x.network.id));
+  const wanted = new Set(targets.map((x) => x.network.id));
+  const kept = t.attachments.filter((a) => wanted.has(a.networkId));
+  for (const a of t.attachments) if (!wanted.has(a.networkId)) allocator.releaseTaskOn(t.id, a.networkId);
+  const missing = targets.filter((x) => !t.attachments.some((a) => a.networkId === x.network.id));
+  let added: Task['attachments'] = [];
+  if (missing.length > 0) {
+    try {
+      added = allocator.allocateTask(t.id, missing.map(({ network, ipv4Address }) => ({ network, ipv4Address })));
+    } catch (err) {
+      out.problems.push({ kind: 'task', id: t.id, message: message(err) });
+    }
+  }
+  if (added.length === 0 && kept.length === t.attachments.length) return undefined;
+  return [...kept, ...added];
+}
+
+/**
  * Bring the allocator and the store into line: free what the store no longer holds, then decide
  * what is missing (networks first, since services and tasks take addresses from them; services'
  * VIPs and published ingress ports; then tasks' addresses). The
@@ -95,6 +119,13 @@ export function allocatePass(view: AllocatorView, allocator: Allocator, now: str
   }
 
   const allocated = new Set(allocator.networkIds());
+  for (const t of tasks) {
+    const service = view.get('service', t.serviceId);
+    if (service) {
+      const live = liveAttachments(t, service, view, allocator, allocated, out);
+      if (live) out.commands.push({ op: 'update', kind: 'task', object: { ...t, attachments: live } });
+    }
+  }
   for (const t of tasks) {
     if (t.desiredState !== 'running' || (t.status.state !== 'new' && t.status.state !== 'pending')) continue;
     const service = view.get('service', t.serviceId);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   ShoalError,
   cidrsOverlap,
@@ -11,44 +11,31 @@ import {
   type NetworkSpec,
   type Service,
   type ServiceSpec,
-  type SpecProblem,
 } from '@shoal/core';
-import type { Command, ObjectCommand } from '../store/commands.js';
+import { rolledBackService, updatedService } from '../orchestrator/service-update.js';
+import type { ObjectCommand } from '../store/commands.js';
+import type { ApiBackend } from './backend.js';
 import type { Store } from '../store/store.js';
 import { stackSpecProblems } from './stack-checks.js';
-import { demoteCoordinator, promoteCoordinator, type MembershipBackend } from './membership.js';
+import { demoteCoordinator, promoteCoordinator } from './membership.js';
 
-/** What the API needs of a coordinator: the store to read, and Raft to write through. */
-export interface ApiBackend extends MembershipBackend {
-  store: Store;
-  propose(command: Command): Promise<void>;
-  /** Which coordinator answers, and whether it leads: cluster.info says so. */
-  readonly member?: number;
-  readonly leading?: boolean;
+export type { ApiBackend } from './backend.js';
+import { networkConnect, networkDisconnect } from './connect.js';
+import { META, checkVersion, findNetwork, findService, newId, refuse } from './lookup.js';
+import { nodeInspect, nodeRm, nodeRow, nodeUpdate } from './nodes.js';
+import { clusterStatus } from './cluster-status.js';
+
+
+/** A new spec for an existing service: checked as a create is, under the same name. */
+function checkUpdate(store: Store, s: Service, spec: ServiceSpec): void {
+  const problems = serviceSpecProblems(spec);
+  if (problems.length > 0) refuse('bad_service', problems, `service ${s.spec.name} cannot be updated`);
+  if (spec.name !== s.spec.name) throw new ShoalError('rename_not_supported', `service ${s.spec.name} cannot be renamed to ${spec.name}`, 'create a new service under the new name, then remove this one');
+  for (const n of spec.networks) findNetwork(store, n.target);
 }
-
-const META = { version: 0, createdAt: '', updatedAt: '' };
 
 function remove(kind: 'service' | 'network', id: string, version: number): ObjectCommand {
   return { op: 'delete', kind, id, version };
-}
-const newId = (): string => randomBytes(12).toString('hex');
-
-function refuse(code: string, problems: SpecProblem[], what: string): never {
-  const first = problems[0];
-  throw new ShoalError(code, `${what}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, first ? 'fix the spec and try again' : undefined);
-}
-
-function findService(store: Store, ref: string): Service {
-  const s = store.get('service', ref) ?? store.serviceByName(ref);
-  if (!s) throw new ShoalError('no_such_service', `there is no service ${ref}`, 'see shoal service ls');
-  return s;
-}
-
-function findNetwork(store: Store, ref: string): Network {
-  const n = store.get('network', ref) ?? store.networkByName(ref);
-  if (!n) throw new ShoalError('no_such_network', `there is no network ${ref}`, 'see shoal network ls');
-  return n;
 }
 
 /** A user's subnet may not overlap another network's: named, so the person knows which. */
@@ -105,7 +92,9 @@ function summary(store: Store, s: Service): Record<string, unknown> {
     image: s.spec.container.image,
     desired,
     running: tasks.filter((t) => t.status.state === 'running').length,
+    ports: s.ports,
     vips: s.vips,
+    version: s.meta.version,
   };
 }
 
@@ -116,7 +105,10 @@ function tasksOf(store: Store, s: Service): Record<string, unknown>[] {
     slot: t.slot,
     node: t.nodeId ? (store.get('node', t.nodeId)?.hostname ?? t.nodeId) : undefined,
     desired: t.desiredState,
+    nodeId: t.nodeId,
     state: t.status.state,
+    containerId: t.status.containerId,
+    at: t.status.at,
     message: t.status.message,
     err: t.status.err,
     addresses: t.attachments.map((a) => a.address),
@@ -142,8 +134,38 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
         leading: b.leading,
         digest: createHash('sha256').update(JSON.stringify(store.snapshot())).digest('hex'),
       };
+    case 'cluster.status':
+      return clusterStatus(store, b.liveness?.() ?? new Map(), b.hostname);
+    case 'events.since': {
+      if (!b.events) throw new ShoalError('not_supported', 'this coordinator keeps no events', 'ask the leader');
+      return b.events.query(req.body);
+    }
     case 'node.ls':
-      return store.list('node').map((n) => ({ id: n.id, hostname: n.hostname, address: n.address, role: n.spec.role, availability: n.spec.availability, state: n.status.state, labels: n.spec.labels }));
+      return store.list('node').map(nodeRow);
+    case 'node.inspect':
+      return nodeInspect(store, req.body.node);
+    case 'node.update':
+      return nodeUpdate(b, req.body);
+    case 'node.rm':
+      return nodeRm(b, req.body);
+    case 'network.connect':
+      return networkConnect(b, req.body);
+    case 'network.disconnect':
+      return networkDisconnect(b, req.body);
+    case 'service.update': {
+      const s = findService(store, req.body.service);
+      checkVersion('service', s.spec.name, req.body.version, s.meta.version);
+      const now = new Date().toISOString();
+      let next: Service;
+      if (req.body.rollback === true) {
+        next = rolledBackService(s, now);
+      } else {
+        checkUpdate(store, s, req.body.spec);
+        next = updatedService(s, req.body.spec, now);
+      }
+      await b.propose({ op: 'update', kind: 'service', object: next });
+      return { id: s.id, name: s.spec.name, rolling: next.updateStatus !== s.updateStatus };
+    }
     case 'network.ls':
       return store.list('network').map((n) => ({ id: n.id, name: n.spec.name, driver: n.spec.driver, stack: n.stack, subnet: n.allocation?.subnet, gateway: n.allocation?.gateway, vni: n.allocation?.vni }));
     case 'network.inspect':

@@ -1,4 +1,4 @@
-import { ShoalError, apiWildcard, decodeApiRequest, errorResponse, isWriteVerb, okResponse, parseSubject, type ApiResponse } from '@shoal/core';
+import { ShoalError, apiWildcard, decodeApiRequest, errorResponse, isLeaderVerb, isWriteVerb, okResponse, parseSubject, type ApiResponse } from '@shoal/core';
 import type { Bus, BusMessage } from '../dispatcher/bus.js';
 import { handle, type ApiBackend } from './handlers.js';
 
@@ -117,7 +117,7 @@ export class ApiServer {
       } else if (via === 'member') {
         if (isWriteVerb(req.verb)) throw new ShoalError('read_only_subject', `${req.verb} changes the cluster, and ${m.subject} answers reads only`, `send it to shoal.${this.o.cluster}.api.${req.verb}`);
       } else if (!forwarded && (s?.kind !== 'api' || s.verb !== req.verb)) throw new ShoalError('bad_message', `request for ${req.verb} sent to ${m.subject}`);
-      if (isWriteVerb(req.verb) && !this.o.leading()) {
+      if (isLeaderVerb(req.verb) && !this.o.leading()) {
         if (forwarded) throw new ShoalError('no_leader', 'this coordinator is no longer the leader', 'try again in a moment');
         m.respond(await this.forward(m.data));
         return;

@@ -11,6 +11,7 @@ import {
   type Node,
   type NodeRegister,
   type NodeRegisterReply,
+  type HostLoad,
   type TaskReport,
 } from '@shoal/core';
 import type { Command, ObjectCommand } from '../store/commands.js';
@@ -43,6 +44,14 @@ interface Session {
   networkIds: string[];
   sentAt: number;
   markingReady?: boolean;
+  load?: HostLoad;
+}
+
+/** What the leader holds in memory about a node's session, for `cluster.status`. */
+export interface NodeLiveness {
+  /** Since the last heartbeat or report. */
+  heartbeatAgeMs: number;
+  load?: HostLoad;
 }
 
 const enc = new TextEncoder();
@@ -116,6 +125,12 @@ export class Dispatcher {
     for (const u of this.#unsubs) u();
     this.#unsubs = [];
     clearInterval(this.#timer);
+  }
+
+  /** Per node with a session: how long since it was heard from, and the load it reported. */
+  liveness(): Map<string, NodeLiveness> {
+    const now = this.#now();
+    return new Map([...this.#sessions].map(([id, s]) => [id, { heartbeatAgeMs: Math.max(0, now - s.lastSeen), ...(s.load ? { load: s.load } : {}) }]));
   }
 
   /** The node a message came from, by its subject: the NATS user of a node may only use its own. */
@@ -192,6 +207,7 @@ export class Dispatcher {
         session.markingReady = false;
       }
     }
+    if (hb.load) session.load = hb.load;
     // The agent missed something (a lost delta): after a grace period, send it everything.
     if (hb.appliedSeq < session.seq && this.#now() - session.sentAt > 2 * this.#period) this.send(session, true);
   }

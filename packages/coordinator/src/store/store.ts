@@ -19,7 +19,8 @@ export type ApplyResult =
   | { ok: true; index: number; changes: StoreChange[] }
   | { ok: false; index: number; error: ShoalError };
 
-export type ChangeListener = (changes: readonly StoreChange[]) => void;
+/** `at`: the leader's clock written into the entry, the same on every coordinator. */
+export type ChangeListener = (changes: readonly StoreChange[], at: string) => void;
 
 /** One undo step: what the key held before (undefined: nothing), and a service's spec version. */
 interface Undo {
@@ -162,7 +163,7 @@ export class Store {
       if (!isShoalError(err)) throw err;
       return { ok: false, index: at.index, error: err };
     }
-    if (changes.length > 0) for (const l of this.#listeners) l(changes);
+    if (changes.length > 0) for (const l of this.#listeners) l(changes, at.at);
     return { ok: true, index: at.index, changes };
   }
 

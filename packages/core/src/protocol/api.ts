@@ -19,6 +19,19 @@ const none = z.object({}).strict();
 export const ApiRequestSchema = z.discriminatedUnion('verb', [
   req('cluster.info', none),
   req('cluster.tokens', z.object({ rotate: z.enum(['worker', 'manager']).optional() }).strict()),
+  req('cluster.status', none),
+  req(
+    'events.since',
+    z
+      .object({
+        /** Events after this store index. */
+        index: z.number().int().nonnegative().optional(),
+        /** Events at or after this moment (ISO 8601). */
+        since: z.string().datetime({ offset: true }).optional(),
+        limit: z.number().int().positive().max(10_000).optional(),
+      })
+      .strict(),
+  ),
   req('node.ls', none),
   req('node.inspect', z.object({ node: Ref }).strict()),
   req(
@@ -60,9 +73,19 @@ export type ApiRequestBody<V extends ApiVerb> = Extract<ApiRequest, { verb: V }>
 
 export const API_VERBS: readonly ApiVerb[] = ApiRequestSchema.options.map((o) => o.shape.verb.value);
 
-/** Verbs that change the store; a follower forwards them to the leader. */
+const LEADER_READS: ReadonlySet<ApiVerb> = new Set(['cluster.status', 'events.since']);
+
+/** Verbs that change the store. */
 export function isWriteVerb(verb: ApiVerb): boolean {
-  return !/\.(info|ls|inspect|ps)$/.test(verb);
+  return !LEADER_READS.has(verb) && !/\.(info|ls|inspect|ps)$/.test(verb);
+}
+
+/**
+ * Verbs a follower forwards to the leader: writes, and the reads only the leader can answer
+ * (heartbeats live in its memory; the events it published are its own).
+ */
+export function isLeaderVerb(verb: ApiVerb): boolean {
+  return isWriteVerb(verb) || LEADER_READS.has(verb);
 }
 
 export const ApiErrorSchema = z.object({

@@ -9,7 +9,8 @@ export const EventSchema = z.object({
   seq: z.number().int().nonnegative(),
   at: z.string(),
   object: z.enum(['cluster', 'node', 'network', 'service', 'task', 'stack']),
-  action: z.enum(['create', 'update', 'remove']),
+  /** `down` and `ready`: a node's status changed (heartbeats stopped, or came back). */
+  action: z.enum(['create', 'update', 'remove', 'down', 'ready']),
   id: z.string(),
   name: z.string().optional(),
   summary: z.string().optional(),

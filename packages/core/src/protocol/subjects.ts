@@ -4,7 +4,8 @@ import { ID_PATTERN } from '../model/common.js';
 /** Verbs may be dotted (`service.create`) but each part is a plain token. */
 const VERB_PATTERN = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/;
 
-export const NODE_CHANNELS = ['register', 'assign', 'status', 'hb'] as const;
+/** `logs`: requests for a task's container logs, answered by that node's agent. */
+export const NODE_CHANNELS = ['register', 'assign', 'status', 'hb', 'logs'] as const;
 export type NodeChannel = (typeof NODE_CHANNELS)[number];
 
 /**
