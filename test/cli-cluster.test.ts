@@ -93,6 +93,61 @@ describe('shoal CLI against a cluster', () => {
     expect((await cli('service', 'ps', 'web', '-q')).stdout.trim().split('\n').sort()).toEqual(psJson.map((t) => t.id).sort());
   });
 
+  it('connects a running service to a network and disconnects it, without restarting its containers', async () => {
+    const before = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { id: string; node: string; containerId: string; addresses: string[] }[];
+    expect((await cli('network', 'connect', 'front', 'web', '--alias', 'api')).code).toBe(0);
+    const front = JSON.parse((await cli('network', 'inspect', 'front')).stdout) as { id: string; allocation: { subnet: string } };
+    const prefix = front.allocation.subnet.split('.').slice(0, 3).join('.');
+    await eventually('every task on front too', async () => {
+      const tasks = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { state: string; addresses: string[] }[];
+      return tasks.filter((t) => t.state === 'running').every((t) => t.addresses.some((a) => a.startsWith(prefix))) ? true : undefined;
+    }, 60_000);
+    const onFront = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { id: string; node: string; containerId: string; addresses: string[] }[];
+    // the same containers: connected, not replaced
+    expect(onFront.map((t) => t.containerId).sort()).toEqual(before.map((t) => t.containerId).sort());
+    const t = onFront[0];
+    if (!t) throw new Error('no task');
+    const frontAddress = (t.addresses.find((a) => a.startsWith(prefix)) ?? '').split('/')[0] ?? '';
+    await eventually('the container to hold its front address', async () => ((await h.inTask(t.node, t.id, 'ip -o -4 addr')).out.includes(`${frontAddress}/`) ? true : undefined), 60_000);
+    expect((await cli('network', 'disconnect', 'front', 'web')).code).toBe(0);
+    await eventually('the front address gone from the container', async () => ((await h.inTask(t.node, t.id, 'ip -o -4 addr')).out.includes(`${frontAddress}/`) ? undefined : true), 60_000);
+    const after = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { containerId: string; state: string }[];
+    expect(after.filter((x) => x.state === 'running').map((x) => x.containerId).sort()).toEqual(before.map((x) => x.containerId).sort());
+  });
+
+  it('updates a service: a new environment rolls its tasks, a stale or empty update is refused', async () => {
+    const updated = await cli('service', 'update', '--env-add', 'MODE=blue', 'web');
+    expect(updated.code).toBe(0);
+    const svc = JSON.parse((await cli('service', 'inspect', 'web')).stdout) as { spec: { container: { env: Record<string, string> } } };
+    expect(svc.spec.container.env).toEqual({ GREETING: 'hi', MODE: 'blue' });
+    const tasks = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { id: string; node: string; state: string; desired: string }[];
+    const live = tasks.filter((t) => t.desired === 'running' && t.state === 'running');
+    expect(live).toHaveLength(3);
+    for (const t of live) expect((await h.inTask(t.node, t.id, 'echo $MODE')).out).toBe('blue');
+    const nothing = await cli('service', 'update', 'web');
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toMatch(/^error: the flags change nothing in service web — /);
+  });
+
+  it('labels and drains a node: its tasks move, and a ready node is not removed without --force', async () => {
+    expect((await cli('node', 'update', '--label-add', 'zone=eu', 'h1')).code).toBe(0);
+    const h1 = JSON.parse((await cli('node', 'inspect', 'h1')).stdout) as { spec: { labels: Record<string, string> } };
+    expect(h1.spec.labels).toMatchObject({ zone: 'eu' });
+    expect((await cli('node', 'update', '--availability', 'drain', 'h2')).code).toBe(0);
+    await eventually('web off h2', async () => {
+      const tasks = JSON.parse((await cli('service', 'ps', 'web', '--json')).stdout) as { node: string; desired: string; state: string }[];
+      const live = tasks.filter((t) => t.desired === 'running');
+      return live.length === 3 && live.every((t) => t.node === 'h1' && t.state === 'running') ? true : undefined;
+    }, 120_000);
+    const refused = await cli('node', 'rm', 'h2');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: .*h2.* — /);
+    expect((await cli('node', 'update', '--availability', 'active', 'h2')).code).toBe(0);
+    const bad = await cli('node', 'update', '--availability', 'gone', 'h2');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('is not active, pause or drain');
+  });
+
   it('refuses a network in use, then removes service and networks', async () => {
     const inUse = await cli('network', 'rm', 'back');
     expect(inUse.code).toBe(1);

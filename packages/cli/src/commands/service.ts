@@ -105,6 +105,7 @@ export function serviceCommand(io: Io): Command {
           .command('update')
           .description("change a service; its tasks are replaced by its update policy")
           .argument('<service>', 'service id or name')
+          .option('--rollback', 'go back to the spec before the last update')
           .option('--image <image>', 'a new image')
           .option('--args <arg...>', 'a new command and arguments')
           .option('--replicas <n>', 'a new replica count')
@@ -127,14 +128,33 @@ export function serviceCommand(io: Io): Command {
     ),
     'shoal service update --image shoal/busybox:2 web',
     'shoal service update --env-add LOG=debug --replicas 4 web',
-  ).action(async (ref: string, opts: Target & ServiceUpdateFlags & WaitOptions) => {
+    'shoal service update --rollback web',
+  ).action(async (ref: string, opts: Target & ServiceUpdateFlags & WaitOptions & { rollback?: boolean }) => {
     await withClient(opts, async (c) => {
       const current = (await c.call('service.inspect', { service: ref })) as Service;
       const spec = applyServiceUpdate(current.spec, opts);
-      if (JSON.stringify(spec) === JSON.stringify(current.spec)) throw new ShoalError('nothing_to_change', `the flags change nothing in service ${current.spec.name}`, 'see shoal service update --help');
-      await c.call('service.update', { service: current.id, version: current.meta.version, spec });
+      if (opts.rollback) {
+        if (JSON.stringify(spec) !== JSON.stringify(current.spec)) throw new ShoalError('bad_flag', '--rollback goes with no other change', 'roll back first, then update');
+        if (!current.previousSpec) throw new ShoalError('no_previous_spec', `service ${current.spec.name} has no earlier spec to go back to`, 'it was never updated');
+      } else if (JSON.stringify(spec) === JSON.stringify(current.spec)) {
+        throw new ShoalError('nothing_to_change', `the flags change nothing in service ${current.spec.name}`, 'see shoal service update --help');
+      }
+      await c.call('service.update', { service: current.id, version: current.meta.version, spec, ...(opts.rollback ? { rollback: true } : {}) });
       io.out(`${current.spec.name}\n`);
       if (opts.detach) return;
+      // a rolling update: wait until the orchestrator says it is done (or why it stopped)
+      const deadline = Date.now() + opts.timeout * 1000;
+      let said = '';
+      for (;;) {
+        const now = (await c.call('service.inspect', { service: current.id })) as Service;
+        const st = now.updateStatus;
+        if (!st || st.state === 'completed' || st.state === 'rollback_completed') break;
+        if (st.state === 'paused' || st.state === 'rollback_paused') throw new ShoalError('update_paused', `the update of ${current.spec.name} stopped: ${st.message}`, `see shoal service ps ${current.spec.name}; roll back with shoal service update --rollback`);
+        if (st.message !== said) io.err(`  ${st.state}: ${st.message}\n`);
+        said = st.message;
+        if (Date.now() > deadline) throw new ShoalError('converge_timeout', `the update of ${current.spec.name} did not finish within ${opts.timeout} s`, `see shoal service ps ${current.spec.name}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
       await waitConverged(c, io, `service ${current.spec.name}`, async () => ((await c.call('service.ls', {})) as ServiceRow[]).filter((s) => s.id === current.id), opts.timeout, `see shoal service ps ${current.spec.name}`);
     });
   });
