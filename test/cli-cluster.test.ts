@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { Manager, natsBus } from '@shoal/coordinator';
 import { LeaderHarness } from './support/leader.js';
 import { eventually } from './support/net.js';
 import { requireLabMachine } from './support/machine.js';
-import { shoal, type CliResult } from './support/cli.js';
+import { SHOAL_BIN, shoal, type CliResult } from './support/cli.js';
 
 // The `shoal` binary against a real coordinator and real agents on two lab hosts: what a person
 // types, and what a script reads with --json and -q.
@@ -146,6 +147,50 @@ describe('shoal CLI against a cluster', () => {
     const bad = await cli('node', 'update', '--availability', 'gone', 'h2');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('is not active, pause or drain');
+  });
+
+  it('shoal watch, on a terminal, shows a node go down when its host is cut and come back when healed; shoal events --json sees both', async () => {
+    // a pseudo-terminal from script(1): watch draws full-screen frames there
+    const watch = spawn('script', ['-q', '-c', `${process.execPath} ${SHOAL_BIN} watch --nats ${h.nats.url} --cluster cl`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const events = spawn(process.execPath, [SHOAL_BIN, 'events', '--json', '--filter', 'type=node', '--nats', h.nats.url, '--cluster', 'cl'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let screen = '';
+    let eventLines = '';
+    watch.stdout.on('data', (b: Buffer) => (screen += b.toString()));
+    events.stdout.on('data', (b: Buffer) => (eventLines += b.toString()));
+    /** The last frame drawn: what follows the last cursor-home. */
+    const ESC = String.fromCharCode(27);
+    const frame = (): string => (screen.split(`${ESC}[H`).pop() ?? '').replace(new RegExp(`${ESC}\\[[0-9;?]*[A-Za-z]`, 'g'), '');
+    const rowOf = (host: string): string => frame().split('\n').find((l) => l.startsWith(`${host} `)) ?? '';
+    const stop = async (p: ChildProcess): Promise<void> => {
+      if (p.exitCode !== null) return;
+      await new Promise<void>((r) => {
+        p.once('exit', () => r());
+        p.kill('SIGTERM');
+      });
+    };
+    try {
+      await eventually('watch to draw h2 ready', () => (/^h2\s+ready\s+worker\s+active\s+\S*\s*[\d.]+s ago/.test(rowOf('h2')) ? true : undefined), 30_000);
+      expect(screen).toContain('\x1b[?1049h'); // the alternate screen: no scrolling
+      expect(frame()).toMatch(/^shoal watch — cluster cl/);
+      await h.lab.cut('h2');
+      await eventually('watch to show h2 down', () => (/^h2\s+down\b/.test(rowOf('h2')) ? true : undefined), 60_000);
+      await h.lab.heal(['h2']);
+      await eventually('watch to show h2 ready again', () => (/^h2\s+ready\b/.test(rowOf('h2')) ? true : undefined), 60_000);
+      await eventually('events to show both', () => {
+        const seen = eventLines.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { object: string; action: string; name?: string });
+        const h2 = seen.filter((e) => e.name === 'h2').map((e) => e.action);
+        return h2.includes('down') && h2.lastIndexOf('ready') > h2.indexOf('down') ? true : undefined;
+      }, 30_000);
+      // q, typed on the terminal, ends it and gives the terminal back (alternate screen left)
+      const exited = new Promise<number | null>((r) => watch.once('exit', (code) => r(code)));
+      watch.stdin.write('q');
+      expect(await exited).toBe(0);
+      expect(screen).toContain('\x1b[?1049l');
+    } finally {
+      await stop(events);
+      await stop(watch);
+      await h.lab.heal([]).catch(() => undefined);
+    }
   });
 
   it('refuses a network in use, then removes service and networks', async () => {

@@ -4,6 +4,7 @@ import { networkCommand } from './commands/network.js';
 import { nodeCommand } from './commands/node.js';
 import { serviceCommand } from './commands/service.js';
 import { stackCommand } from './commands/stack.js';
+import { watchCommands } from './commands/watch.js';
 import { labCommand } from './commands/lab.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatError, processIo, type Io } from './output.js';
 
@@ -16,7 +17,7 @@ export function buildProgram(io: Io, setExitCode: (code: number) => void): Comma
     .enablePositionalOptions()
     .exitOverride();
   program.addCommand(clusterCommand(io, setExitCode));
-  for (const cmd of [nodeCommand(io), networkCommand(io), serviceCommand(io), stackCommand(io)]) program.addCommand(cmd);
+  for (const cmd of [nodeCommand(io), networkCommand(io), serviceCommand(io), stackCommand(io), ...watchCommands(io)]) program.addCommand(cmd);
   program.addCommand(labCommand(io, setExitCode));
   // Subcommands built apart do not inherit these: set them on the whole tree.
   const inherit = (cmd: Command): void => {

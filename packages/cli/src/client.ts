@@ -65,6 +65,24 @@ export class ApiClient {
     return unwrapResponse(decodeApiResponse(JSON.parse(new TextDecoder().decode(data))));
   }
 
+  /** Messages on a subject of this cluster (`shoal.<cluster>.<rest>`), until the returned stop is called. */
+  subscribe(rest: string, onMessage: (data: unknown) => void): () => void {
+    const sub = this.nc.subscribe(`shoal.${this.cluster}.${rest}`, {
+      callback: (_err, m) => {
+        try {
+          onMessage(JSON.parse(new TextDecoder().decode(m.data)));
+        } catch {
+          // not JSON: nothing a watcher can show
+        }
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  get clusterId(): string {
+    return this.cluster;
+  }
+
   async close(): Promise<void> {
     await this.nc.close();
   }

@@ -130,3 +130,36 @@ describe('docker-style flags', () => {
     expect(() => networkSpecFromFlags('x', { gateway: '10.0.0.1' })).toThrow(/need --subnet/);
   });
 });
+
+describe('watch and events', () => {
+  it('draws nodes and services, the leader marked, heartbeat ages and load', async () => {
+    const { renderStatus } = await import('../src/commands/watch.js');
+    const text = renderStatus(
+      'prod',
+      {
+        index: 42,
+        leader: 'h1',
+        nodes: [
+          { hostname: 'h2', status: 'down', role: 'worker', availability: 'active', leader: false, tasks: { running: 0, desired: 2 } },
+          { hostname: 'h1', status: 'ready', role: 'manager', availability: 'active', leader: true, heartbeatAgeMs: 400, tasks: { running: 3, desired: 3 }, load: { cpuPercent: 12.4, memoryUsedBytes: 2 ** 30, memoryTotalBytes: 4 * 2 ** 30 } },
+        ],
+        services: [{ name: 'web', mode: 'replicated', running: 3, desired: 5, updating: true, updateState: 'updating', lastError: 'no suitable node' }],
+      },
+      new Date('2026-11-22T10:00:05Z'),
+    );
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('shoal watch — cluster prod, leader on h1, store index 42, 10:00:05 (q to quit)');
+    expect(lines.find((l) => l.startsWith('h1 '))).toMatch(/^h1\s+ready\s+manager\s+active\s+\*\s+0\.4s ago\s+3\/3\s+12%\s+1\.0G\/4\.0G$/);
+    expect(lines.find((l) => l.startsWith('h2 '))).toMatch(/^h2\s+down\s+worker\s+active\s+-\s+0\/2\s+-\s+-$/);
+    expect(lines.find((l) => l.startsWith('web '))).toMatch(/^web\s+replicated\s+3\/5\s+updating\s+no suitable node$/);
+  });
+
+  it('reads --since as a duration, a time or a store index', async () => {
+    const { sinceFlag } = await import('../src/commands/watch.js');
+    const now = Date.parse('2026-11-22T10:00:00Z');
+    expect(sinceFlag('10m', now)).toEqual({ since: '2026-11-22T09:50:00.000Z' });
+    expect(sinceFlag('1200', now)).toEqual({ index: 1200 });
+    expect(sinceFlag('2026-11-22T09:00:00Z', now)).toEqual({ since: '2026-11-22T09:00:00.000Z' });
+    expect(() => sinceFlag('yesterday', now)).toThrow(/is not a duration, a time or a store index/);
+  });
+});
