@@ -13,6 +13,13 @@ async function ping(lab: Lab, from: string, to: string): Promise<boolean> {
   return r.code === 0;
 }
 
+/** Reachability that is expected: a ping lost right after a heal (neighbour entries, a busy
+ * machine) is asked again, up to 5 times; an expected failure uses ping, once. */
+async function reaches(lab: Lab, from: string, to: string): Promise<boolean> {
+  for (let i = 0; i < 5; i++) if (await ping(lab, from, to)) return true;
+  return false;
+}
+
 /** Pids of every process whose network namespace is one of the lab's hosts', read from /proc. */
 async function pidsInNetns(lab: string): Promise<number[]> {
   const inodes = new Set<number>();
@@ -97,8 +104,8 @@ describe('shoal lab', () => {
   });
 
   it('lets host A reach host B over the underlay', async () => {
-    expect(await ping(lab, 'h1', 'h2')).toBe(true);
-    expect(await ping(lab, 'h3', 'h1')).toBe(true);
+    expect(await reaches(lab, 'h1', 'h2')).toBe(true);
+    expect(await reaches(lab, 'h3', 'h1')).toBe(true);
   });
 
   it("accepts ssh from one host to another, and from the machine, with the lab's key", async () => {
@@ -117,23 +124,23 @@ describe('shoal lab', () => {
   it('cut takes exactly one host off the underlay, and heal brings it back', async () => {
     expect((await shoal(['lab', 'cut', 'h2', '--name', LAB])).code).toBe(0);
     expect(await ping(lab, 'h1', 'h2')).toBe(false);
-    expect(await ping(lab, 'h1', 'h3')).toBe(true);
+    expect(await reaches(lab, 'h1', 'h3')).toBe(true);
     expect((await lab.status()).find((h) => h.name === 'h2')?.link).toBe('cut');
     expect((await shoal(['lab', 'heal', 'h2', '--name', LAB])).code).toBe(0);
-    expect(await ping(lab, 'h1', 'h2')).toBe(true);
+    expect(await reaches(lab, 'h1', 'h2')).toBe(true);
   });
 
   it('partition stops traffic between the groups only, and heal ends it', async () => {
     const r = await shoal(['lab', 'partition', 'h1,h2', 'h3', '--name', LAB]);
     expect(r.code).toBe(0);
-    expect(await ping(lab, 'h1', 'h2')).toBe(true);
+    expect(await reaches(lab, 'h1', 'h2')).toBe(true);
     expect(await ping(lab, 'h1', 'h3')).toBe(false);
     expect(await ping(lab, 'h3', 'h2')).toBe(false);
     // the machine itself is not partitioned: the CLI can still reach every host
     expect((await Lab.open(LAB)).state.partition).toEqual([['h1', 'h2'], ['h3']]);
     expect((await shoal(['lab', 'heal', '--name', LAB])).code).toBe(0);
-    expect(await ping(lab, 'h1', 'h3')).toBe(true);
-    expect(await ping(lab, 'h3', 'h2')).toBe(true);
+    expect(await reaches(lab, 'h1', 'h3')).toBe(true);
+    expect(await reaches(lab, 'h3', 'h2')).toBe(true);
   });
 
   it('kill stops every process of a host, containers included, and revive boots it again', async () => {
@@ -148,7 +155,7 @@ describe('shoal lab', () => {
       const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
       expect(cmd).not.toBe('sleep\u0000600\u0000');
     }
-    expect(await ping(lab, 'h1', 'h2')).toBe(true);
+    expect(await reaches(lab, 'h1', 'h2')).toBe(true);
     expect((await shoal(['lab', 'revive', 'h3', '--name', LAB])).code).toBe(0);
     const ps = await lab.exec('h3', ['docker', 'ps', '-a', '--format', '{{.Names}} {{.State}}']);
     expect(ps.stdout.trim()).toBe('sleeper exited');
@@ -193,7 +200,7 @@ describe('shoal lab', () => {
     expect(down.code).toBe(0);
     await expectNothingLeft(OTHER);
     // the first lab did not notice
-    expect(await ping(lab, 'h1', 'h3')).toBe(true);
+    expect(await reaches(lab, 'h1', 'h3')).toBe(true);
     expect((await lab.status()).every((h) => h.dockerd && h.sshd)).toBe(true);
   });
 
@@ -205,7 +212,7 @@ describe('shoal lab', () => {
       expect((await shoal(['lab', 'up', '--hosts', '2', '--name', OTHER])).code).toBe(0);
       const other = await Lab.open(OTHER);
       expect(other.state.forwardRule).toBe(true);
-      expect(await ping(other, 'h1', 'h2')).toBe(true);
+      expect(await reaches(other, 'h1', 'h2')).toBe(true);
       expect((await shoal(['lab', 'down', '--name', OTHER])).code).toBe(0);
       expect((await run('iptables', ['-w', '-S', 'FORWARD'])).stdout).not.toContain(`shoal-lab:${OTHER}`);
       await expectNothingLeft(OTHER);
@@ -231,7 +238,8 @@ describe('shoal lab', () => {
     const survivors: number[] = [];
     for (const pid of pids) if (await alive(pid)) survivors.push(pid);
     expect(survivors).toEqual([]);
-    expect((await run('findmnt', ['-rn', '-o', 'TARGET'])).stdout).not.toMatch(/citest|shoal-lab/);
+    // other labs may be up beside this one: only this lab's mounts must be gone
+    expect((await run('findmnt', ['-rn', '-o', 'TARGET'])).stdout).not.toMatch(/citest/);
     expect((await run('nft', ['list', 'ruleset'])).stdout).not.toContain('shoal_lab_citest');
     expect((await run('iptables', ['-w', '-S'])).stdout).not.toContain('shoal-lab:citest');
     const cgroups = await run('sh', ['-c', 'ls -d /sys/fs/cgroup/shoal-lab-citest-* /sys/fs/cgroup/*/shoal-lab-citest-* 2>/dev/null || true']);
