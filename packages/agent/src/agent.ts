@@ -105,6 +105,9 @@ export class Agent {
       ...(c.natsUser ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes
+      pingInterval: 2000,
+      maxPingOut: 2,
       waitOnFirstConnect: true,
     });
     const nc = this.#nc;

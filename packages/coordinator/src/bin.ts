@@ -77,6 +77,9 @@ const nc = await connect({
   ...(config.natsUser ? { user: config.natsUser, pass: process.env.SHOAL_NATS_PASSWORD ?? '' } : {}),
   maxReconnectAttempts: -1,
   reconnectTimeWait: 500,
+  // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes
+  pingInterval: 2000,
+  maxPingOut: 2,
   waitOnFirstConnect: true,
 });
 const manager = new Manager({
