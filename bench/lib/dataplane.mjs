@@ -46,6 +46,11 @@ export async function handBuilt(lab, { from = 'h1', to = 'h2', seconds = 5 } = {
     await must(lab, to, ['ip', '-n', 'hb', 'neigh', 'add', '10.99.0.1', 'lladdr', m1, 'dev', 'vxhb', 'nud', 'permanent']);
     return await oneShot(lab, to, ['ip', 'netns', 'exec', 'hb'], from, ['ip', 'netns', 'exec', 'hb'], '10.99.0.2', seconds);
   } finally {
-    for (const [host] of hosts) await lab.exec(host, ['ip', 'netns', 'del', 'hb']);
+    // the device first, at once: a namespace is torn down later, and its VXLAN socket would
+    // still hold the port when the next round makes the pair again
+    for (const [host] of hosts) {
+      await lab.exec(host, ['ip', '-n', 'hb', 'link', 'del', 'vxhb']);
+      await lab.exec(host, ['ip', 'netns', 'del', 'hb']);
+    }
   }
 }
