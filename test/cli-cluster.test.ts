@@ -193,6 +193,37 @@ describe('shoal CLI against a cluster', () => {
     }
   });
 
+  it('prints a service\'s logs from every task, fetched through the agents from Docker: all, the tail, and following', async () => {
+    const talk = 'echo first-out; echo first-err >&2; trap "exit 0" TERM; (i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done) & wait';
+    expect((await cli('service', 'create', '--name', 'talker', '--replicas', '2', '--max-replicas-per-node', '1', 'shoal/busybox', 'sh', '-c', talk)).code).toBe(0);
+    const tasks = JSON.parse((await cli('service', 'ps', 'talker', '--json')).stdout) as { id: string; slot: number; node: string }[];
+    const all = await cli('service', 'logs', 'talker');
+    expect(all.code).toBe(0);
+    for (const t of tasks) {
+      const prefix = `talker.${t.slot}.${t.id.slice(0, 12)}@${t.node}    | `;
+      expect(all.stdout).toContain(`${prefix}first-out\n`);
+      expect(all.stderr).toContain(`${prefix}first-err\n`);
+      expect(all.stdout).toContain(`${prefix}tick-0\n`);
+    }
+    const tail = await cli('service', 'logs', '--tail', '1', '--no-task-ids', 'talker');
+    const lines = tail.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const l of lines) expect(l).toMatch(/^talker\.\d@h\d {4}\| tick-\d+$/);
+    // following: lines written after the command started arrive
+    const seenBefore = Math.max(...[...all.stdout.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1])));
+    const follow = spawn(process.execPath, [SHOAL_BIN, 'service', 'logs', '-f', '--nats', h.nats.url, '--cluster', 'cl', 'talker'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let followed = '';
+    follow.stdout.on('data', (b: Buffer) => (followed += b.toString()));
+    try {
+      await eventually('a line newer than any seen before', () => ([...followed.matchAll(/tick-(\d+)/g)].some((m) => Number(m[1]) > seenBefore + 1) ? true : undefined), 30_000);
+    } finally {
+      const exited = new Promise((r) => follow.once('exit', r));
+      follow.kill('SIGINT');
+      await exited;
+    }
+    expect((await cli('service', 'rm', 'talker')).code).toBe(0);
+  });
+
   it('refuses a network in use, then removes service and networks', async () => {
     const inUse = await cli('network', 'rm', 'back');
     expect(inUse.code).toBe(1);

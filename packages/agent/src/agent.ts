@@ -18,6 +18,7 @@ import { detectUnderlay, loadNodeId, type AgentConfig } from './config.js';
 import { DnsServer } from './dns/server.js';
 import { DnsTable } from './dns/table.js';
 import { DockerExecutor } from './executor/docker.js';
+import { serveLogs } from './logs.js';
 import { LABEL_CLUSTER } from './executor/labels.js';
 import { localKernel, type Kernel } from './kernel.js';
 import { VipProgrammer } from './overlay/vip.js';
@@ -115,6 +116,10 @@ export class Agent {
     const sub = nc.subscribe(nodeSubject(c.cluster, this.nodeId, 'assign'));
     this.#subs.push(sub);
     void this.consumeAssignments(sub);
+    // `shoal service logs` asks this node for its tasks' logs
+    const logsSub = nc.subscribe(nodeSubject(c.cluster, this.nodeId, 'logs'));
+    this.#subs.push(logsSub);
+    void serveLogs(nc, logsSub, docker, (msg, fields) => this.log.warn(msg, fields ?? {}));
     await this.watchDocker(docker);
     void this.registerLoop();
     this.#timers.push(setInterval(() => this.schedule('periodic'), 10_000));

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ShoalError, type Service } from '@shoal/core';
 import type { Io } from '../output.js';
+import { addServiceLogs } from './service-logs.js';
 import { applyServiceUpdate, serviceSpecFromFlags, type ServiceFlags, type ServiceUpdateFlags } from '../flags.js';
 import { SERVICE_COLUMNS, TASK_COLUMNS, collect, emit, examples, listOptions, printObject, targetOptions, waitConverged, withClient, type ServiceRow, type Target, type TaskRow } from './common.js';
 
@@ -169,5 +170,6 @@ export function serviceCommand(io: Io): Command {
       });
     },
   );
+  addServiceLogs(service, io);
   return service;
 }
