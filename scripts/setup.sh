@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*"; }
 
 # Debian package per purpose. The lab: a dockerd, sshd, busybox for the test image, iperf3,
-# and the kernel tools; the agent: nats-server; the tests: dig; the bench: dnsperf.
+# and the kernel tools; the agent: nats-server; the tests: dig; the bench: dnsperf;
+# `npm run bench:raft`: etcd (the peer raft-ts is measured against).
 PACKAGES=(docker.io nats-server openssh-server openssh-client iproute2 iptables nftables
-  busybox-static iperf3 dnsutils dnsperf util-linux mount procps tar docker-compose)
+  busybox-static iperf3 dnsutils dnsperf util-linux mount procps tar docker-compose etcd-server)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -17,7 +17,7 @@ async function call(port: number, method: string, path: string, body = ''): Prom
 
 describe('the example KV server over TCP', () => {
   it('three processes-worth of members elect a leader over loopback TCP and serve put, linearizable get and cas', async () => {
-    const base = 30000 + (process.pid % 1000) * 10;
+    const base = 17520;
     const root = fs.mkdtempSync(join(tmpdir(), 'raft-kv-'));
     cleanups.push(() => Promise.resolve(fs.rmSync(root, { recursive: true, force: true })));
     const peers = new Map<number, Endpoint>([1, 2, 3].map((i) => [i, { host: '127.0.0.1', port: base + i }]));

@@ -1,5 +1,6 @@
 // The raft-ts benchmark (issue 3, "Figures"): prints a table, no assertions.
-//   node dist/example/bench.js [--seconds 20] [--clients 64] [--failovers 20] [--entries 1000000] [--skip-etcd]
+//   node dist/example/bench.js [--seconds 20] [--rounds 3] [--clients 64] [--failovers 20] [--entries 1000000]
+//        [--skip-etcd] [--profile DIR]   (etcd: Debian's etcd-server, installed by scripts/setup.sh)
 // 1. throughput: a 3-member raft-ts KV and a 3-member etcd (both fsyncing, same disk), the same
 //    load generator (keep-alive HTTP, 256-byte values) against each leader;
 // 2. failover: kill -9 the raft-ts leader, time until a write commits on the new leader;
@@ -27,6 +28,12 @@ interface Reply {
   readonly status: number;
   readonly body: string;
 }
+
+// Every process the benchmark starts, so that none outlives it, whatever goes wrong.
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -70,8 +77,60 @@ async function load(clients: number, seconds: number, one: (i: number) => Promis
   return { ops: lat.length, errors, p50: q(0.5), p99: q(0.99), seconds: (Date.now() - started) / 1000 };
 }
 
+// The ports this machine grants the benchmark: raft-ts on 17501-17503 (raft) and 17511-17513
+// (HTTP), etcd on 23791-23793 (clients) and 23794-23796 (peers).
+const RAFT_PORT = 17500;
+const HTTP_PORT = 17510;
+const ETCD_CLIENT_PORT = 23790;
+const ETCD_PEER_PORT = 23793;
+
 const value = 'v'.repeat(256);
 const key = (i: number): string => `k${i % 1000}`;
+
+/** CPU time (user + system) a process has used so far, from /proc, in ms. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+interface Measured {
+  readonly load: Load;
+  /** CPU used by the system under test (all its members) and by this load generator. */
+  readonly serverCpuMs: number;
+  readonly clientCpuMs: number;
+}
+
+async function measured(procs: readonly ChildProcess[], run: () => Promise<Load>): Promise<Measured> {
+  const server0 = procs.reduce((n, p) => n + cpuMs(p.pid), 0);
+  const client0 = process.cpuUsage();
+  const l = await run();
+  const client = process.cpuUsage(client0);
+  const server = procs.reduce((n, p) => n + cpuMs(p.pid), 0) - server0;
+  return { load: l, serverCpuMs: server, clientCpuMs: (client.user + client.system) / 1000 };
+}
+
+/** Each figure's median over the runs (per figure, so one noisy run moves none of them far). */
+function median(runs: readonly Measured[]): Measured | undefined {
+  if (runs.length === 0) return undefined;
+  const mid = (f: (m: Measured) => number): number => {
+    const v = runs.map(f).sort((a, b) => a - b);
+    return v.length % 2 === 1 ? (v[(v.length - 1) / 2] ?? NaN) : ((v[v.length / 2 - 1] ?? NaN) + (v[v.length / 2] ?? NaN)) / 2;
+  };
+  const seconds = mid((m) => m.load.seconds);
+  return {
+    // Throughput, CPU per write and latency each take their own median.
+    load: { ops: mid((m) => m.load.ops / m.load.seconds) * seconds, errors: mid((m) => m.load.errors), p50: mid((m) => m.load.p50), p99: mid((m) => m.load.p99), seconds },
+    serverCpuMs: mid((m) => m.serverCpuMs / m.load.ops) * mid((m) => m.load.ops / m.load.seconds) * seconds,
+    clientCpuMs: mid((m) => m.clientCpuMs / m.load.ops) * mid((m) => m.load.ops / m.load.seconds) * seconds,
+  };
+}
 
 // ---------------------------------------------------------------- raft-ts KV
 
@@ -81,13 +140,15 @@ interface KvCluster {
   readonly stop: () => Promise<void>;
 }
 
-async function raftKv(root: string): Promise<KvCluster> {
+async function raftKv(root: string, profileDir?: string): Promise<KvCluster> {
   const script = join(fileURLToPath(new URL('.', import.meta.url)), 'kv-server.js');
-  const peers = [1, 2, 3].map((i) => `${i}=127.0.0.1:${27000 + i}`).join(',');
+  const peers = [1, 2, 3].map((i) => `${i}=127.0.0.1:${RAFT_PORT + i}`).join(',');
   const procs = new Map<number, ChildProcess>();
   const start = async (id: number): Promise<void> => {
-    const p = spawn(process.execPath, [script, '--id', String(id), '--peers', peers, '--http', String(28000 + id), '--data', join(root, `kv${id}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const prof = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+    const p = spawn(process.execPath, [...prof, script, '--id', String(id), '--peers', peers, '--http', String(HTTP_PORT + id), '--data', join(root, `kv${id}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.set(id, p);
+    children.add(p);
     await new Promise<void>((resolve, reject) => {
       p.stdout?.on('data', (d: Buffer) => {
         if (d.toString().includes('ready')) resolve();
@@ -100,7 +161,8 @@ async function raftKv(root: string): Promise<KvCluster> {
     procs,
     start,
     stop: async () => {
-      for (const p of procs.values()) p.kill('SIGKILL');
+      // SIGTERM lets a profiled process write its profile.
+      for (const p of procs.values()) p.kill(profileDir === undefined ? 'SIGKILL' : 'SIGTERM');
       await sleep(100);
     },
   };
@@ -110,7 +172,7 @@ async function raftLeader(except = 0): Promise<number> {
   for (;;) {
     for (const id of [1, 2, 3]) {
       if (id === except) continue;
-      const r = await request(28000 + id, 'GET', '/status', '', 500);
+      const r = await request(HTTP_PORT + id, 'GET', '/status', '', 500);
       if (r.status === 200 && (JSON.parse(r.body) as { role: string }).role === 'leader') return id;
     }
     await sleep(20);
@@ -119,23 +181,24 @@ async function raftLeader(except = 0): Promise<number> {
 
 // ---------------------------------------------------------------- etcd
 
-async function etcd(root: string): Promise<{ leaderPort: number; stop: () => void }> {
-  const cluster = [1, 2, 3].map((i) => `e${i}=http://127.0.0.1:${23800 + i}`).join(',');
+async function etcd(root: string): Promise<{ leaderPort: number; procs: ChildProcess[]; stop: () => void }> {
+  const cluster = [1, 2, 3].map((i) => `e${i}=http://127.0.0.1:${ETCD_PEER_PORT + i}`).join(',');
   const procs = [1, 2, 3].map((i) =>
     spawn('etcd', [
       '--name', `e${i}`, '--data-dir', join(root, `etcd${i}`),
-      '--listen-client-urls', `http://127.0.0.1:${23790 + i}`, '--advertise-client-urls', `http://127.0.0.1:${23790 + i}`,
-      '--listen-peer-urls', `http://127.0.0.1:${23800 + i}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${23800 + i}`,
+      '--listen-client-urls', `http://127.0.0.1:${ETCD_CLIENT_PORT + i}`, '--advertise-client-urls', `http://127.0.0.1:${ETCD_CLIENT_PORT + i}`,
+      '--listen-peer-urls', `http://127.0.0.1:${ETCD_PEER_PORT + i}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${ETCD_PEER_PORT + i}`,
       '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--log-level', 'error',
     ], { stdio: 'ignore' }),
   );
+  for (const p of procs) children.add(p);
   for (;;) {
     for (const i of [1, 2, 3]) {
-      const r = await request(23790 + i, 'POST', '/v3/maintenance/status', '{}', 500);
+      const r = await request(ETCD_CLIENT_PORT + i, 'POST', '/v3/maintenance/status', '{}', 500);
       if (r.status !== 200) continue;
       const s = JSON.parse(r.body) as { leader?: string; header?: { member_id?: string } };
       if (s.leader !== undefined && s.leader === s.header?.member_id) {
-        return { leaderPort: 23790 + i, stop: () => procs.forEach((p) => p.kill('SIGKILL')) };
+        return { leaderPort: ETCD_CLIENT_PORT + i, procs, stop: () => procs.forEach((p) => p.kill('SIGKILL')) };
       }
     }
     await sleep(100);
@@ -174,7 +237,17 @@ async function recovery(root: string, entries: number): Promise<{ buildSeconds: 
 
 // ---------------------------------------------------------------- main
 
+/** Whether an `etcd` executable is on the PATH. */
+function haveEtcd(): boolean {
+  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && fs.existsSync(join(d, 'etcd')));
+}
+
 async function main(): Promise<void> {
+  if (!flag('skip-etcd') && !haveEtcd()) {
+    console.error("error: etcd is not installed, and the benchmark compares raft-ts with it — run `npm run setup` (or apt-get install etcd-server), or pass --skip-etcd to measure raft-ts alone");
+    process.exitCode = 1;
+    return;
+  }
   const seconds = arg('seconds', 20);
   const clients = arg('clients', 64);
   const failovers = arg('failovers', 20);
@@ -182,21 +255,52 @@ async function main(): Promise<void> {
   const root = fs.mkdtempSync(join(tmpdir(), 'raft-bench-'));
   const rows: string[] = [];
   try {
-    const kv = await raftKv(root);
+    const profileIdx = process.argv.indexOf('--profile');
+    const kv = await raftKv(root, profileIdx < 0 ? undefined : process.argv[profileIdx + 1]);
     let leader = await raftLeader();
-    const r = await load(clients, seconds, async (i) => (await request(28000 + leader, 'PUT', `/kv/${key(i)}`, value)).status === 200);
-    let e: Load | undefined;
-    if (!flag('skip-etcd')) {
-      const ec = await etcd(root);
-      const b64 = (s: string): string => Buffer.from(s).toString('base64');
-      e = await load(clients, seconds, async (i) => (await request(ec.leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(key(i)), value: b64(value) }))).status === 200);
-      ec.stop();
+    const ec = flag('skip-etcd') ? undefined : await etcd(root);
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    const raftRuns: Measured[] = [];
+    const etcdRuns: Measured[] = [];
+    const rounds = arg('rounds', 3);
+    // Rounds alternate which system goes first, so a burst of load from elsewhere on a shared
+    // machine falls on both alike; the table shows every round and the medians.
+    // A short unmeasured run each first: JIT warm-up for Node, startup work for etcd.
+    const warm = Math.min(3, seconds);
+    await load(clients, warm, async (i) => (await request(HTTP_PORT + leader, 'PUT', `/kv/${key(i)}`, value)).status === 200);
+    if (ec !== undefined) await load(clients, warm, async (i) => (await request(ec.leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(key(i)), value: b64(value) }))).status === 200);
+    for (let round = 0; round < rounds; round++) {
+      const runRaft = async (): Promise<void> => {
+        raftRuns.push(await measured([...kv.procs.values()], () => load(clients, seconds, async (i) => (await request(HTTP_PORT + leader, 'PUT', `/kv/${key(i)}`, value)).status === 200)));
+      };
+      const runEtcd = async (): Promise<void> => {
+        if (ec === undefined) return;
+        etcdRuns.push(await measured(ec.procs, () => load(clients, seconds, async (i) => (await request(ec.leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(key(i)), value: b64(value) }))).status === 200)));
+      };
+      if (round % 2 === 0) {
+        await runRaft();
+        await runEtcd();
+      } else {
+        await runEtcd();
+        await runRaft();
+      }
     }
-    rows.push(`| throughput (${clients} clients, 256 B, ${seconds} s) | writes/s | p50 ms | p99 ms | errors |`, '|---|---|---|---|---|');
-    rows.push(`| raft-ts | ${(r.ops / r.seconds).toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`);
-    if (e !== undefined) {
-      rows.push(`| etcd 3.4 | ${(e.ops / e.seconds).toFixed(0)} | ${e.p50.toFixed(1)} | ${e.p99.toFixed(1)} | ${e.errors} |`);
-      rows.push(`| ratio raft-ts / etcd | ${(r.ops / r.seconds / (e.ops / e.seconds)).toFixed(2)}× | | p99 ${(r.p99 / e.p99).toFixed(2)}× | |`);
+    ec?.stop();
+    rows.push(`| throughput (${clients} clients, 256 B values, ${seconds} s) | writes/s | p50 ms | p99 ms | errors | server CPU ms / 1000 writes | load generator CPU ms / 1000 writes |`, '|---|---|---|---|---|---|---|');
+    const row = (name: string, m: Measured): string =>
+      `| ${name} | ${(m.load.ops / m.load.seconds).toFixed(0)} | ${m.load.p50.toFixed(1)} | ${m.load.p99.toFixed(1)} | ${m.load.errors} | ${((m.serverCpuMs / m.load.ops) * 1000).toFixed(0)} | ${((m.clientCpuMs / m.load.ops) * 1000).toFixed(0)} |`;
+    for (let i = 0; i < rounds; i++) {
+      const r = raftRuns[i];
+      const e = etcdRuns[i];
+      if (r !== undefined) rows.push(row(`raft-ts, round ${i + 1}`, r));
+      if (e !== undefined) rows.push(row(`etcd 3.4, round ${i + 1}`, e));
+    }
+    const r = median(raftRuns);
+    const e = median(etcdRuns);
+    if (rounds > 1 && r !== undefined) rows.push(row('raft-ts, median', r));
+    if (rounds > 1 && e !== undefined) rows.push(row('etcd 3.4, median', e));
+    if (r !== undefined && e !== undefined) {
+      rows.push(`| ratio raft-ts / etcd (target: ≥ 1.00× writes/s, p99 ≤ 1.00×) | ${(r.load.ops / r.load.seconds / (e.load.ops / e.load.seconds)).toFixed(2)}× | p50 ${(r.load.p50 / e.load.p50).toFixed(2)}× | p99 ${(r.load.p99 / e.load.p99).toFixed(2)}× | | | |`);
     }
 
     const times: number[] = [];
@@ -207,7 +311,7 @@ async function main(): Promise<void> {
       for (let done = false; !done; ) {
         for (const id of [1, 2, 3]) {
           if (id === leader) continue;
-          if ((await request(28000 + id, 'PUT', '/kv/failover', String(n), 1000)).status === 200) {
+          if ((await request(HTTP_PORT + id, 'PUT', '/kv/failover', String(n), 1000)).status === 200) {
             done = true;
             break;
           }
