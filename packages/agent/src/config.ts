@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { ShoalError } from '@shoal/core';
+import { ShoalError, parseSettingsFile, setting } from '@shoal/core';
 import type { Kernel } from './kernel.js';
 
 export interface AgentConfig {
@@ -68,64 +67,21 @@ export async function loadNodeId(dataDir: string, given: string | undefined): Pr
   return id;
 }
 
-/** The keys of the agent's config file (YAML or JSON), each the long form of a flag. */
-const FILE_KEYS = ['cluster', 'nats', 'natsUser', 'advertise', 'underlayDevice', 'dataDir', 'labels', 'dockerSocket', 'dnsPort', 'nodeId'] as const;
-
 /**
- * Reads the agent's config file: every key optional, unknown keys and wrong types refused with
- * the key's name (a typo must not silently leave a default in place). Flags override it.
+ * Reads the agent's config file (YAML or JSON): every key optional and the long form of a flag;
+ * unknown keys and wrong types refused with the key's name. Flags override it.
  */
 export function parseAgentConfigFile(text: string, file: string): Partial<AgentConfig> {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new ShoalError('bad_config', `${file} is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-  }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ShoalError('bad_config', `${file}: expected a mapping of settings`);
-  const out: Partial<AgentConfig> = {};
-  const str = (key: string, v: unknown): string => {
-    if (typeof v !== 'string' || v === '') throw new ShoalError('bad_config', `${file}: ${key}: expected a non-empty string, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  for (const [key, v] of Object.entries(doc as Record<string, unknown>)) {
-    switch (key as (typeof FILE_KEYS)[number]) {
-      case 'cluster':
-        out.cluster = str(key, v);
-        break;
-      case 'nats':
-        out.natsUrls = Array.isArray(v) ? v.map((u, i) => str(`${key}[${i}]`, u)) : [str(key, v)];
-        break;
-      case 'natsUser':
-        out.natsUser = str(key, v);
-        break;
-      case 'advertise':
-        out.advertise = str(key, v);
-        break;
-      case 'underlayDevice':
-        out.underlayDevice = str(key, v);
-        break;
-      case 'dataDir':
-        out.dataDir = str(key, v);
-        break;
-      case 'dockerSocket':
-        out.dockerSocket = str(key, v);
-        break;
-      case 'nodeId':
-        out.nodeId = str(key, v);
-        break;
-      case 'dnsPort':
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new ShoalError('bad_config', `${file}: dnsPort: expected a port number, got ${JSON.stringify(v)}`);
-        out.dnsPort = v;
-        break;
-      case 'labels':
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ShoalError('bad_config', `${file}: labels: expected a mapping of label to value`);
-        out.labels = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, lv]) => [k, str(`labels.${k}`, lv)]));
-        break;
-      default:
-        throw new ShoalError('bad_config', `${file}: unknown setting "${key}"`, `the settings are ${FILE_KEYS.join(', ')}`);
-    }
-  }
-  return out;
+  return parseSettingsFile<AgentConfig>(text, file, {
+    cluster: (v, where, out) => (out.cluster = setting.string(v, where)),
+    nats: (v, where, out) => (out.natsUrls = setting.strings(v, where)),
+    natsUser: (v, where, out) => (out.natsUser = setting.string(v, where)),
+    advertise: (v, where, out) => (out.advertise = setting.string(v, where)),
+    underlayDevice: (v, where, out) => (out.underlayDevice = setting.string(v, where)),
+    dataDir: (v, where, out) => (out.dataDir = setting.string(v, where)),
+    labels: (v, where, out) => (out.labels = setting.stringMap(v, where)),
+    dockerSocket: (v, where, out) => (out.dockerSocket = setting.string(v, where)),
+    dnsPort: (v, where, out) => (out.dnsPort = setting.integer(v, where, 1, 65535, 'a port number')),
+    nodeId: (v, where, out) => (out.nodeId = setting.string(v, where)),
+  });
 }

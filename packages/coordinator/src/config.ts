@@ -1,5 +1,4 @@
-import { parse as parseYaml } from 'yaml';
-import { ShoalError } from '@shoal/core';
+import { ShoalError, parseSettingsFile, setting } from '@shoal/core';
 import type { Endpoint, NodeId } from 'raft-ts';
 
 /** Everything a coordinator process is started with: its config file, overridden by its flags. */
@@ -73,69 +72,25 @@ export function parseMembers(value: unknown, where: string): Map<NodeId, Endpoin
   return out;
 }
 
-const FILE_KEYS = ['cluster', 'id', 'listen', 'peers', 'join', 'standby', 'name', 'dataDir', 'nats', 'natsUser', 'heartbeatMs'] as const;
-
 /**
  * Reads the coordinator's config file (YAML or JSON): every key optional and the long form of a
  * flag; unknown keys and wrong types refused with the key's name, so a typo never leaves a
  * default silently in place.
  */
 export function parseCoordinatorConfigFile(text: string, file: string): Partial<CoordinatorConfig> {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw bad(`${file} is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, 'fix the file');
-  }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw bad(`${file}: expected a mapping of settings`);
-  const out: Partial<CoordinatorConfig> = {};
-  const str = (key: string, v: unknown): string => {
-    if (typeof v !== 'string' || v === '') throw bad(`${file}: ${key}: expected a non-empty string, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  for (const [key, v] of Object.entries(doc as Record<string, unknown>)) {
-    switch (key as (typeof FILE_KEYS)[number]) {
-      case 'cluster':
-        out.cluster = str(key, v);
-        break;
-      case 'id':
-        out.id = parseMemberId(v, `${file}: id`);
-        break;
-      case 'listen':
-        out.listen = parseEndpoint(str(key, v), `${file}: listen`);
-        break;
-      case 'peers':
-        out.peers = parseMembers(v, `${file}: peers`);
-        break;
-      case 'join':
-        out.join = parseMembers(v, `${file}: join`);
-        break;
-      case 'standby':
-        if (typeof v !== 'boolean') throw bad(`${file}: standby: expected true or false, got ${JSON.stringify(v)}`);
-        out.standby = v;
-        break;
-      case 'name':
-        out.name = str(key, v);
-        break;
-      case 'dataDir':
-        out.dataDir = str(key, v);
-        break;
-      case 'nats':
-        out.natsUrls = Array.isArray(v) ? v.map((u, i) => str(`${key}[${i}]`, u)) : [str(key, v)];
-        break;
-      case 'natsUser':
-        out.natsUser = str(key, v);
-        break;
-      case 'heartbeatMs':
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 50 || v > 60_000) throw bad(`${file}: heartbeatMs: expected milliseconds between 50 and 60000, got ${JSON.stringify(v)}`);
-        out.heartbeatMs = v;
-        break;
-      default:
-        throw bad(`${file}: unknown setting "${key}"`, `the settings are ${FILE_KEYS.join(', ')}`);
-    }
-  }
-  return out;
+  return parseSettingsFile<CoordinatorConfig>(text, file, {
+    cluster: (v, where, out) => (out.cluster = setting.string(v, where)),
+    id: (v, where, out) => (out.id = parseMemberId(v, where)),
+    listen: (v, where, out) => (out.listen = parseEndpoint(setting.string(v, where), where)),
+    peers: (v, where, out) => (out.peers = parseMembers(v, where)),
+    join: (v, where, out) => (out.join = parseMembers(v, where)),
+    standby: (v, where, out) => (out.standby = setting.boolean(v, where)),
+    name: (v, where, out) => (out.name = setting.string(v, where)),
+    dataDir: (v, where, out) => (out.dataDir = setting.string(v, where)),
+    nats: (v, where, out) => (out.natsUrls = setting.strings(v, where)),
+    natsUser: (v, where, out) => (out.natsUser = setting.string(v, where)),
+    heartbeatMs: (v, where, out) => (out.heartbeatMs = setting.integer(v, where, 50, 60_000, 'milliseconds between 50 and 60000')),
+  });
 }
 
 /**

@@ -1,4 +1,6 @@
 export { ShoalError, isShoalError } from './errors.js';
+export { parseSettingsFile, setting } from './settings.js';
+export type { SettingReader } from './settings.js';
 
 // The object model.
 export {
