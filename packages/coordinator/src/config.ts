@@ -21,6 +21,14 @@ export interface CoordinatorConfig {
   natsUrls: string[];
   natsUser?: string | undefined;
   heartbeatMs: number;
+  /** A snapshot of the store is taken, and the log behind it dropped, every this many applied entries. */
+  snapshotEvery: number;
+  /** Entries kept behind a snapshot, so a follower slightly behind gets entries, not a whole snapshot. */
+  snapshotKeep: number;
+  /** A Raft log segment is closed past this size; whole segments behind a snapshot are deleted. */
+  walSegmentBytes: number;
+  /** The manager join token, needed with --join (see `shoal cluster join-token coordinator`). */
+  joinToken?: string | undefined;
 }
 
 export const COORDINATOR_DEFAULTS = {
@@ -28,6 +36,9 @@ export const COORDINATOR_DEFAULTS = {
   natsUrls: ['nats://127.0.0.1:4222'],
   heartbeatMs: 1000,
   standby: false,
+  snapshotEvery: 10_000,
+  snapshotKeep: 500,
+  walSegmentBytes: 64 << 20,
 } as const;
 
 function bad(what: string, todo?: string): ShoalError {
@@ -73,7 +84,22 @@ export function parseMembers(value: unknown, where: string): Map<NodeId, Endpoin
   return out;
 }
 
-const FILE_KEYS = ['cluster', 'id', 'listen', 'peers', 'join', 'standby', 'name', 'dataDir', 'nats', 'natsUser', 'heartbeatMs'] as const;
+const FILE_KEYS = ['cluster', 'id', 'listen', 'peers', 'join', 'standby', 'name', 'dataDir', 'nats', 'natsUser', 'heartbeatMs', 'snapshotEvery', 'snapshotKeep', 'walSegmentBytes', 'joinToken'] as const;
+
+/** The bounds of the whole-number settings, checked the same way for the file and the flags. */
+export const COUNT_SETTINGS = {
+  snapshotEvery: { min: 10, max: 10_000_000, what: 'applied entries between snapshots' },
+  snapshotKeep: { min: 0, max: 10_000_000, what: 'entries kept behind a snapshot' },
+  walSegmentBytes: { min: 4096, max: 1 << 30, what: 'bytes per Raft log segment' },
+} as const;
+
+/** A whole number within the bounds of one of COUNT_SETTINGS, from the file or a flag. */
+export function parseCount(key: keyof typeof COUNT_SETTINGS, value: unknown, where: string): number {
+  const { min, max, what } = COUNT_SETTINGS[key];
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) throw bad(`${where}: expected ${what}, a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
 
 /**
  * Reads the coordinator's config file (YAML or JSON): every key optional and the long form of a
@@ -130,6 +156,16 @@ export function parseCoordinatorConfigFile(text: string, file: string): Partial<
       case 'heartbeatMs':
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 50 || v > 60_000) throw bad(`${file}: heartbeatMs: expected milliseconds between 50 and 60000, got ${JSON.stringify(v)}`);
         out.heartbeatMs = v;
+        break;
+      case 'snapshotEvery':
+      case 'snapshotKeep':
+      case 'walSegmentBytes': {
+        const k = key as keyof typeof COUNT_SETTINGS;
+        out[k] = parseCount(k, v, `${file}: ${key}`);
+        break;
+      }
+      case 'joinToken':
+        out.joinToken = str(key, v);
         break;
       default:
         throw bad(`${file}: unknown setting "${key}"`, `the settings are ${FILE_KEYS.join(', ')}`);

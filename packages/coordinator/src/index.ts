@@ -3,6 +3,8 @@ export { Store } from './store/store.js';
 export { decodeCommand, MAX_BATCH } from './store/commands.js';
 export { decodeSnapshot, SNAPSHOT_FORMAT } from './store/snapshot.js';
 export { OBJECT_KINDS } from './store/objects.js';
+export { StoreMachine, encodeMachineSnapshot, decodeMachineSnapshot, MACHINE_SNAPSHOT_FORMAT } from './state-machine.js';
+export type { MachineSnapshot, StoreEntry } from './state-machine.js';
 
 // The allocator.
 export { VniPool, VNI_MIN, VNI_MAX } from './allocator/vni.js';
@@ -60,7 +62,7 @@ export { handle as handleApiRequest } from './api/handlers.js';
 export type { ApiBackend } from './api/handlers.js';
 export { coordinatorStatusSubject, coordinatorApiPrefix, storeDigest } from './api/status.js';
 export type { CoordinatorStatus } from './api/status.js';
-export { parseCoordinatorConfigFile, resolveCoordinatorConfig, parseMembers, parseEndpoint, parseMemberId, COORDINATOR_DEFAULTS } from './config.js';
+export { parseCoordinatorConfigFile, resolveCoordinatorConfig, parseMembers, parseEndpoint, parseMemberId, parseCount, COORDINATOR_DEFAULTS, COUNT_SETTINGS } from './config.js';
 export type { CoordinatorConfig } from './config.js';
 export { MemberDirectory, asMemberRecord } from './membership/directory.js';
 export type { MemberRecord } from './membership/directory.js';

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ShoalError, eventsSubject } from '@shoal/core';
-import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type Entry, type NodeId, type Snapshot, type StateMachine, type Status } from 'raft-ts';
+import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
@@ -13,9 +13,10 @@ import { eventsFromChanges } from './events/from-changes.js';
 import { EventRing } from './events/ring.js';
 import { orchestrate } from './orchestrator/orchestrator.js';
 import { schedulePass } from './scheduler/pass.js';
-import { decodeCommand, type Command, type ObjectCommand } from './store/commands.js';
+import type { Command, ObjectCommand } from './store/commands.js';
+import { StoreMachine, type StoreEntry } from './state-machine.js';
 import { Store } from './store/store.js';
-import { MemberDirectory, asMemberRecord, type MemberRecord } from './membership/directory.js';
+import { MemberDirectory, type MemberRecord } from './membership/directory.js';
 import { Membership, requestJoin } from './membership/membership.js';
 
 export interface ManagerOptions {
@@ -44,63 +45,16 @@ export interface ManagerOptions {
   /** How many recent events are kept for `events.since`. */
   eventRingSize?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
-}
-
-/**
- * A Raft entry of the store: the command, and the leader's clock when it proposed it; or a
- * coordinator's member record, which the membership directory keeps, not the store.
- */
-interface StoreEntry {
-  at: string;
-  command?: unknown;
-  member?: unknown;
+  /** A snapshot every this many applied entries (default 10,000), keeping `snapshotKeep` (500) behind it. */
+  snapshotEvery?: number;
+  snapshotKeep?: number;
+  /** Raft log segment size (default 64 MiB); only whole segments behind a snapshot are deleted. */
+  walSegmentBytes?: number;
+  /** The manager join token a joiner presents to the leader. */
+  joinToken?: string | undefined;
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** The store as Raft's state machine: every coordinator applies the same entries the same way. */
-class StoreMachine implements StateMachine {
-  /** Refusals by entry index, for the proposer on this coordinator to learn its write failed. */
-  readonly refusals = new Map<number, Error>();
-
-  constructor(
-    readonly store: Store,
-    private readonly directory: MemberDirectory,
-    private readonly log: ManagerOptions['log'],
-  ) {}
-
-  apply(entry: Entry): void {
-    if (entry.kind !== 'normal' || entry.data.byteLength === 0) return;
-    let e: StoreEntry;
-    let command: Command;
-    try {
-      e = JSON.parse(dec.decode(entry.data)) as StoreEntry;
-      if (e.member !== undefined) {
-        const record = asMemberRecord(e.member);
-        if (record) this.directory.apply(record);
-        else this.log?.('member record refused', { index: entry.index });
-        return;
-      }
-      command = decodeCommand(e.command);
-    } catch (err) {
-      // refused the same way on every coordinator, so they stay identical
-      this.log?.('entry refused', { index: entry.index, err: err instanceof Error ? err.message : String(err) });
-      return;
-    }
-    const r = this.store.apply(command, { index: entry.index, at: e.at });
-    if (!r.ok) {
-      this.log?.('command refused', { index: entry.index, code: r.error.code, err: r.error.message });
-      this.refusals.set(entry.index, r.error);
-      // only this coordinator's own proposals are looked up, right after they apply
-      if (this.refusals.size > 1000) this.refusals.delete(this.refusals.keys().next().value ?? 0);
-    }
-  }
-
-  restore(snapshot: Snapshot): void {
-    this.store.restore(JSON.parse(dec.decode(snapshot.data)));
-  }
-}
 
 /**
  * One coordinator: its Raft member, the store applied from the log, and — only while it leads —
@@ -129,6 +83,7 @@ export class Manager {
   #ids = 0;
   #statusUnsub: (() => void) | undefined;
   #joining: AbortController | undefined;
+  #snapshotRetryAt = 0;
   readonly directory: MemberDirectory;
   readonly membership: Membership;
   readonly name: string;
@@ -194,7 +149,7 @@ export class Manager {
   async start(): Promise<void> {
     const dir = join(this.o.dataDir, 'raft');
     mkdirSync(dir, { recursive: true });
-    const { storage, report } = FileStorage.open(dir);
+    const { storage, report } = FileStorage.open(dir, this.o.walSegmentBytes !== undefined ? { segmentBytes: this.o.walSegmentBytes } : {});
     if (report.tornTail !== undefined) this.o.log?.('raft log: a torn tail was truncated', { segment: report.tornTail.segment });
     const fresh = storage.lastIndex() === 0 && storage.snapshot().meta.index === 0;
     // A joiner starts with an empty log: the leader's replication brings it the membership.
@@ -302,6 +257,8 @@ export class Manager {
       standbys: [...s.conf.learners].sort((a, b) => a - b),
       serving: this.#serving,
       storeIndex: this.store.index,
+      snapshotIndex: this.#storage?.snapshot().meta.index ?? 0,
+      logFirstIndex: this.#storage?.firstIndex() ?? 1,
       digest: storeDigest(this.store),
       counts: { nodes: this.store.count('node'), networks: this.store.count('network'), services: this.store.count('service'), tasks: this.store.count('task') },
     };
@@ -363,8 +320,37 @@ export class Manager {
     while (this.#driver?.status().role === 'leader' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
+  /**
+   * Every `snapshotEvery` applied entries, the whole replicated state is written as a Raft
+   * snapshot and the log before it (less a tail for followers a little behind) is dropped, so
+   * the log, the disk it takes and a restart's replay stay bounded. A member too far behind, or
+   * a new one, is sent the snapshot instead of the entries.
+   */
+  private maybeSnapshot(): void {
+    const storage = this.#storage;
+    const machine = this.#machine;
+    const driver = this.#driver;
+    if (!storage || !machine || !driver) return;
+    const every = this.o.snapshotEvery ?? 10_000;
+    const index = machine.applied;
+    if (index - storage.snapshot().meta.index < every || Date.now() < this.#snapshotRetryAt) return;
+    const started = Date.now();
+    const snap = storage.createSnapshot(index, driver.confStateAt(index), machine.serialize());
+    const keep = this.o.snapshotKeep ?? 500;
+    const upTo = Math.min(snap.meta.index, index - keep);
+    if (upTo >= storage.firstIndex()) storage.compact(upTo);
+    this.o.log?.('snapshot taken', { index, bytes: snap.meta.size, compactedTo: storage.firstIndex() - 1, ms: Date.now() - started });
+  }
+
   private watchLeadership(): void {
     this.watchServing();
+    try {
+      this.maybeSnapshot();
+    } catch (err) {
+      // a failed snapshot leaves the log as it was: try again in a while, not on every tick
+      this.#snapshotRetryAt = Date.now() + 10_000;
+      this.o.log?.('snapshot failed', { err: err instanceof Error ? err.message : String(err) });
+    }
     const status = this.#driver?.status();
     const leader = status?.role === 'leader';
     if (leader && !this.#lead && !this.#establishing) void this.establish(status.term);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isShoalError } from '@shoal/core';
-import { parseCoordinatorConfigFile, resolveCoordinatorConfig } from '@shoal/coordinator';
+import { parseCoordinatorConfigFile, parseCount, resolveCoordinatorConfig } from '@shoal/coordinator';
 
 const refusal = (f: () => unknown): { code: string; message: string } => {
   try {
@@ -49,6 +49,17 @@ describe('the coordinator config file', () => {
     expect(refusal(() => parseCoordinatorConfigFile('heartbeatMs: 1', 'c.yml')).message).toContain('heartbeatMs');
     expect(refusal(() => parseCoordinatorConfigFile('- a\n- b', 'c.yml')).message).toContain('expected a mapping');
     expect(refusal(() => parseCoordinatorConfigFile('a: [', 'c.yml')).message).toContain('not valid YAML');
+  });
+
+  it('reads the snapshot settings, with defaults, and refuses ones out of bounds', () => {
+    expect(parseCoordinatorConfigFile('snapshotEvery: 200\nsnapshotKeep: 0\nwalSegmentBytes: 8192', 'c.yml')).toEqual({ snapshotEvery: 200, snapshotKeep: 0, walSegmentBytes: 8192 });
+    const peers = new Map([[1, { host: 'a', port: 1 }]]);
+    expect(resolveCoordinatorConfig({ cluster: 'c', id: 1 }, { peers })).toMatchObject({ snapshotEvery: 10_000, snapshotKeep: 500, walSegmentBytes: 64 << 20 });
+    expect(refusal(() => parseCoordinatorConfigFile('snapshotEvery: 3', 'c.yml')).message).toContain('snapshotEvery: expected applied entries between snapshots, a whole number from 10');
+    expect(refusal(() => parseCoordinatorConfigFile('snapshotKeep: many', 'c.yml')).code).toBe('bad_config');
+    expect(refusal(() => parseCoordinatorConfigFile('walSegmentBytes: 1.5', 'c.yml')).message).toContain('walSegmentBytes');
+    expect(parseCount('snapshotEvery', '50', '--snapshot-every')).toBe(50);
+    expect(refusal(() => parseCount('snapshotEvery', '0', '--snapshot-every')).message).toContain('--snapshot-every');
   });
 
   it('flags override the file; defaults fill the rest; the listen address comes from the peers', () => {
