@@ -107,4 +107,19 @@ describe('coordinator snapshots and log compaction', () => {
     const last = await c.api('network.inspect', { network: 'last' });
     expect(last.ok).toBe(true);
   });
+
+  it('a new coordinator joining after compaction is sent a snapshot, and holds the same store', async () => {
+    const tokens = await c.api('cluster.tokens', {});
+    const token = tokens.ok ? (tokens.body as { manager: string }).manager : '';
+    expect(token).toMatch(/^SHOALTKN-1-m-/);
+    const leader = await c.leader(FOUNDERS);
+    expect((await c.status(leader)).logFirstIndex).toBeGreaterThan(1);
+    c.spawn(4, ['--join', c.members(FOUNDERS), '--listen', c.endpoint(4), '--token', token, ...SNAPSHOTS]);
+    await eventually('member 4 a voter', async () => ((await c.status(leader)).voters.includes(4) ? true : undefined), 60_000);
+    const all = await c.converged([...FOUNDERS, 4]);
+    expect(new Set(all.map((s) => s.digest)).size).toBe(1);
+    expect(restores(c.output(4))[0], 'member 4 installed a snapshot').toBeGreaterThan(0);
+    const networks = await c.api('network.ls', {}, 4);
+    expect(networks.ok && (networks.body as unknown[]).length).toBe(31);
+  });
 });

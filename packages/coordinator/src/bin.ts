@@ -106,11 +106,16 @@ const manager = new Manager({
   walSegmentBytes: config.walSegmentBytes,
   joinToken: config.joinToken,
   log,
+  onJoinRefused: (err) => {
+    // a refusal is final (a wrong token, an id taken): say so and stop, rather than idle unseen
+    process.stderr.write(`error: the cluster refused to add this coordinator: ${err.what}${err.todo ? ` — ${err.todo}` : ''}\n`);
+    shutdown('join refused', 1);
+  },
 });
 await manager.start();
 log('coordinator started', { id: config.id, cluster: config.cluster, name: manager.name, joining: config.join !== undefined });
 let stopping = false;
-const shutdown = (signal: string): void => {
+const shutdown = (signal: string, code = 0): void => {
   if (stopping) return;
   stopping = true;
   log('shutting down', { signal });
@@ -122,7 +127,7 @@ const shutdown = (signal: string): void => {
     .then(
       () => {
         log('stopped', { id: config.id });
-        process.exit(0);
+        process.exit(code);
       },
       () => process.exit(1),
     );

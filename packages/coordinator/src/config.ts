@@ -187,6 +187,7 @@ export function resolveCoordinatorConfig(file: Partial<CoordinatorConfig>, flags
   if (c.peers && c.join) throw new ShoalError('usage', '--peers and --join were both given', 'found a new cluster with --peers, or join a running one with --join, not both');
   if (!c.peers && !c.join) throw new ShoalError('usage', 'neither --peers nor --join was given', 'found a cluster with --peers 1=HOST:PORT,… or join one with --join ID=HOST:PORT,…');
   if (c.join?.has(c.id)) throw new ShoalError('usage', `--join lists this coordinator (${c.id})`, 'list the members to join through, and give this one a new --id');
+  if (c.join && !c.joinToken) throw new ShoalError('usage', '--join needs the cluster\'s manager join token', 'pass --token TOKEN (print it with `shoal cluster join-token -q coordinator`)');
   if (c.peers && c.standby) throw new ShoalError('usage', '--standby only applies with --join', 'a founding member is always a voter');
   const listen = c.listen ?? c.peers?.get(c.id);
   if (!listen) {

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ShoalError, eventsSubject } from '@shoal/core';
+import { CLUSTER_OBJECT_ID, ShoalError, eventsSubject } from '@shoal/core';
 import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
+import { checkJoinToken, createClusterObject } from './api/tokens.js';
 import { coordinatorApiPrefix, coordinatorStatusSubject, storeDigest, type CoordinatorStatus } from './api/status.js';
 import type { Bus } from './dispatcher/bus.js';
 import { Dispatcher, type NodeLiveness } from './dispatcher/dispatcher.js';
@@ -18,6 +19,7 @@ import { StoreMachine, type StoreEntry } from './state-machine.js';
 import { Store } from './store/store.js';
 import { MemberDirectory, type MemberRecord } from './membership/directory.js';
 import { Membership, requestJoin } from './membership/membership.js';
+import { nodeRoleUpdates } from './membership/roles.js';
 
 export interface ManagerOptions {
   cluster: string;
@@ -52,6 +54,8 @@ export interface ManagerOptions {
   walSegmentBytes?: number;
   /** The manager join token a joiner presents to the leader. */
   joinToken?: string | undefined;
+  /** The leader refused to add this coordinator (a wrong token, a taken id): it will never serve. */
+  onJoinRefused?: (err: ShoalError) => void;
 }
 
 const enc = new TextEncoder();
@@ -84,6 +88,8 @@ export class Manager {
   #statusUnsub: (() => void) | undefined;
   #joining: AbortController | undefined;
   #snapshotRetryAt = 0;
+  /** The voters and member names the node roles were last reconciled with. */
+  #rolesSeen = '';
   readonly directory: MemberDirectory;
   readonly membership: Membership;
   readonly name: string;
@@ -104,6 +110,7 @@ export class Manager {
       confChange: (cc: ConfChange) => this.driver().proposeConfChange(cc, AbortSignal.timeout(10_000)).then(() => undefined),
       barrier: async () => (await this.driver().propose(new Uint8Array(0), AbortSignal.timeout(10_000))).index,
       transferLeader: (to) => this.driver().transferLeader(to),
+      checkJoinToken: (token) => checkJoinToken(this.store, 'manager', token),
       log: o.log,
     });
     this.events = new EventRing(o.eventRingSize);
@@ -202,11 +209,12 @@ export class Manager {
     if (!self) return;
     const joining = (this.#joining = new AbortController());
     try {
-      const members = await requestJoin(this.o.bus, this.o.cluster, { kind: 'coordinator.join', id: this.o.id, host: self.host, port: self.port, name: this.name, standby: this.o.standby ?? false }, joining.signal);
+      const members = await requestJoin(this.o.bus, this.o.cluster, { kind: 'coordinator.join', id: this.o.id, host: self.host, port: self.port, name: this.name, standby: this.o.standby ?? false, ...(this.o.joinToken ? { token: this.o.joinToken } : {}) }, joining.signal);
       for (const m of members) this.directory.learn(m.id, { host: m.host, port: m.port });
       this.o.log?.('joined the cluster', { id: this.o.id, members: members.map((m) => m.id) });
     } catch (err) {
       if (!joining.signal.aborted) this.o.log?.('could not join the cluster', { err: err instanceof Error ? err.message : String(err) });
+      if (!joining.signal.aborted && err instanceof ShoalError && !this.isMember()) this.o.onJoinRefused?.(err);
     } finally {
       this.#joining = undefined;
     }
@@ -262,6 +270,24 @@ export class Manager {
       digest: storeDigest(this.store),
       counts: { nodes: this.store.count('node'), networks: this.store.count('network'), services: this.store.count('service'), tasks: this.store.count('task') },
     };
+  }
+
+  private roleUpdates(): ObjectCommand[] {
+    return nodeRoleUpdates(this.store.list('node'), this.directory.list(), this.raftStatus().conf);
+  }
+
+  /** Makes every node's role match the membership now; `node promote/demote` wait for it. */
+  async syncRoles(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const commands = this.roleUpdates();
+      if (commands.length === 0) return;
+      try {
+        return await this.propose({ op: 'batch', commands });
+      } catch (err) {
+        // a node written meanwhile (a heartbeat's status): read it again
+        if ((err as { code?: string }).code !== 'version_conflict' || attempt >= 5) throw err;
+      }
+    }
   }
 
   /** The API's promote/demote, by member id or name, or a node whose hostname names a coordinator. */
@@ -355,6 +381,14 @@ export class Manager {
     const leader = status?.role === 'leader';
     if (leader && !this.#lead && !this.#establishing) void this.establish(status.term);
     else if (!leader && this.#lead) this.stepDown();
+    if (this.#lead && status) {
+      // membership is not in the store: a change of it asks for a pass, which sets the node roles
+      const seen = JSON.stringify([status.conf.voters, this.directory.list().map((r) => [r.id, r.name, r.leaving])]);
+      if (seen !== this.#rolesSeen) {
+        this.#rolesSeen = seen;
+        this.queuePass();
+      }
+    }
   }
 
   /**
@@ -393,6 +427,9 @@ export class Manager {
     this.#api?.lead(true);
     this.membership.lead(true);
     this.o.log?.('leading', { id: this.o.id });
+    if (!this.store.get('cluster', CLUSTER_OBJECT_ID)) {
+      this.propose(createClusterObject()).catch((err: unknown) => this.o.log?.('could not make the join tokens', { err: err instanceof Error ? err.message : String(err) }));
+    }
     this.queuePass();
   }
 
@@ -453,6 +490,7 @@ export class Manager {
         else throw err;
       }
     };
+    await batch(this.roleUpdates());
     const orchestration = orchestrate(this.store, { now: Date.now(), newId: () => `t${Date.now().toString(36)}${(++this.#ids).toString(36)}` });
     for (const b of orchestration.batches) await batch(b);
     if (orchestration.wakeAt !== undefined) {

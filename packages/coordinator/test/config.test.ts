@@ -75,9 +75,11 @@ describe('the coordinator config file', () => {
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1 }, {})).message).toContain('neither --peers nor --join');
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1, peers }, { join: peers })).message).toContain('both given');
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 2 }, { peers })).message).toContain('--peers does not list this coordinator');
-    expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers })).message).toContain('no --listen');
+    const joinToken = `SHOALTKN-1-m-${'a'.repeat(40)}`;
+    expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 4, joinToken }, { join: peers })).message).toContain('no --listen');
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1 }, { join: peers, listen: { host: 'b', port: 2 } })).message).toContain('--join lists this coordinator');
+    expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers, listen: { host: 'd', port: 4 } })).message).toContain("--join needs the cluster's manager join token");
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1, standby: true }, { peers })).message).toContain('--standby only applies with --join');
-    expect(resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers, listen: { host: 'd', port: 4 }, standby: true })).toMatchObject({ standby: true, listen: { host: 'd', port: 4 } });
+    expect(resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers, listen: { host: 'd', port: 4 }, standby: true, joinToken })).toMatchObject({ standby: true, listen: { host: 'd', port: 4 }, joinToken });
   });
 });
