@@ -38,6 +38,21 @@ describe('three shoal-coordinator processes', () => {
     return r.body as T;
   };
   const others = (id: number, among = FOUNDERS): number[] => among.filter((x) => x !== id);
+  const target = (): string[] => ['--nats', c.nats.url, '--cluster', CLUSTER];
+  /** The roles `node ls` shows, by hostname. */
+  const roles = async (): Promise<Record<string, string>> => Object.fromEntries(body<{ hostname: string; role: string }[]>(await c.api('node.ls', {})).map((n) => [n.hostname, n.role]));
+  /** A host registering as its agent would (the coordinator on host cN is named cN). */
+  const register = async (host: string, ip: number): Promise<void> => {
+    const reg = { v: 1, kind: 'node.register', nodeId: `n-${host}`, hostname: host, address: `10.9.0.${ip}`, platform: { os: 'linux', arch: 'x64' }, resources: { nanoCpus: 1e9, memoryBytes: 1 << 30 }, engineLabels: {}, agentVersion: 'test', runningTasks: [] };
+    await c.nc?.request(`shoal.${CLUSTER}.node.n-${host}.register`, new TextEncoder().encode(JSON.stringify(reg)), { timeout: 20_000 });
+  };
+  /** A coordinator that the leader refuses to add: it says why, and exits 1. */
+  const refusedJoin = async (id: number, token: string): Promise<string> => {
+    const child = c.spawn(id, ['--join', c.members(FOUNDERS), '--listen', c.endpoint(id), '--token', token]);
+    const code = await new Promise<number | null>((r) => child.once('exit', (x) => r(x)));
+    expect(code, c.output(id)).toBe(1);
+    return c.output(id);
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shoal-coordt-'));
@@ -180,10 +195,30 @@ describe('three shoal-coordinator processes', () => {
     expect(body<ServiceRow[]>(await c.api('service.ls', {})).map((s) => s.name).sort()).toEqual(names);
   });
 
-  it('a 4th coordinator joins (learner, then voter once caught up), serves, is demoted to standby and removed', async () => {
-    c.spawn(4, ['--join', c.members(FOUNDERS), '--listen', c.endpoint(4)]);
+  it('a 4th coordinator joins with the manager token (learner, then voter once caught up), serves, is demoted to standby and removed; node ls shows its role', async () => {
+    for (const id of [1, 2, 3, 4]) await register(`c${id}`, id);
+    const printed = await shoal(['cluster', 'join-token', '-q', 'coordinator', ...target()]);
+    expect(printed.code, printed.stderr).toBe(0);
+    const token = printed.stdout.trim();
+    expect(token).toMatch(/^SHOALTKN-1-m-[0-9a-f]{40}$/);
+    const worker = (await shoal(['cluster', 'join-token', 'worker', ...target()])).stdout;
+    expect(worker).toMatch(/worker join token[^]*SHOALTKN-1-w-/);
+    const workerToken = /SHOALTKN-1-w-[0-9a-f]{40}/.exec(worker)?.[0] ?? '';
+    // the worker token, or none at all, does not make a coordinator; nothing changes
+    expect(await refusedJoin(5, workerToken)).toContain('that is the worker join token; joining as a coordinator needs the manager token');
+    const none = c.spawn(6, ['--join', c.members(FOUNDERS), '--listen', c.endpoint(6)]);
+    expect(await new Promise((r) => none.once('exit', r))).toBe(2);
+    expect(c.output(6)).toContain("--join needs the cluster's manager join token");
     const leader = await c.leader(FOUNDERS);
+    expect(await c.status(leader)).toMatchObject({ voters: FOUNDERS, standbys: [] });
+    await eventually('the founders\' hosts managers', async () => {
+      const r = await roles();
+      return r.c1 === 'manager' && r.c2 === 'manager' && r.c3 === 'manager' && r.c4 === 'worker' ? true : undefined;
+    });
+
+    c.spawn(4, ['--join', c.members(FOUNDERS), '--listen', c.endpoint(4), '--token', token]);
     await eventually('member 4 a voter', async () => ((await c.status(leader)).voters.includes(4) ? true : undefined), 60_000);
+    await eventually('node c4 a manager', async () => ((await roles()).c4 === 'manager' ? true : undefined));
     const four = await eventually('member 4 serving', async () => ((await c.status(4)).serving ? c.status(4) : undefined));
     expect(four.voters).toEqual([1, 2, 3, 4]);
     // it holds the whole store, and answers reads from it
@@ -194,6 +229,9 @@ describe('three shoal-coordinator processes', () => {
     const demoted = body<{ role: string }>(await c.api('node.demote', { node: 'c4' }));
     expect(demoted.role).toBe('standby');
     expect((await c.status(leader)).standbys).toEqual([4]);
+    // the node's role follows at once, as the CLI shows it
+    const ls = await shoal(['node', 'ls', '--json', ...target()]);
+    expect((JSON.parse(ls.stdout) as { hostname: string; role: string }[]).find((n) => n.hostname === 'c4')?.role).toBe('worker');
     const removed = body<{ role: string }>(await c.api('node.demote', { node: '4' }));
     expect(removed.role).toBe('removed');
     const s = await c.status(leader);
@@ -203,6 +241,20 @@ describe('three shoal-coordinator processes', () => {
     expect(await c.kill(4, 'SIGTERM')).toBe(0);
     const again = await c.api('node.promote', { node: '4' });
     expect(again.ok ? undefined : again.error.code).toBe('not_a_coordinator');
+
+    // rotated, the old token no longer admits anyone; the new one is printed
+    const rotated = await shoal(['cluster', 'join-token', '--rotate', 'coordinator', ...target()]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toContain('Rotated the coordinator join token');
+    const fresh = /SHOALTKN-1-m-[0-9a-f]{40}/.exec(rotated.stdout)?.[0];
+    expect(fresh).toBeDefined();
+    expect(fresh).not.toBe(token);
+    expect((await shoal(['cluster', 'join-token', '-q', 'manager', ...target()])).stdout.trim()).toBe(fresh);
+    expect((await shoal(['cluster', 'join-token', '-q', 'worker', ...target()])).stdout.trim()).toBe(workerToken);
+    expect(await refusedJoin(5, token)).toContain("the manager join token is not this cluster's (or it was rotated)");
+    const bad = await shoal(['cluster', 'join-token', 'boss', ...target()]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('expected worker or coordinator, got "boss"');
   });
 
   it('demote is refused when too few voters would be left up; the demoted leader hands over first; promote makes it a voter again', async () => {
@@ -223,9 +275,13 @@ describe('three shoal-coordinator processes', () => {
     const next = await c.leader(others(leader));
     expect(next).not.toBe(leader);
     expect((await c.status(next)).standbys).toEqual([leader]);
+    expect((await roles())[`c${leader}`]).toBe('worker');
     const p = body<{ role: string; changed: boolean }>(await c.api('node.promote', { node: `c${leader}` }));
     expect(p).toMatchObject({ role: 'voter', changed: true });
     expect((await c.status(next)).voters).toEqual(FOUNDERS);
+    const ls = await shoal(['node', 'ls', ...target()]);
+    const row = ls.stdout.split('\n').find((l) => l.includes(` c${leader} `)) ?? '';
+    expect(row, ls.stdout).toMatch(/\smanager\s/);
   });
 
   it('hostile API messages get a clear error and the coordinators keep serving', async () => {

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { connect } from 'nats';
 import { pino } from 'pino';
 import { isShoalError } from '@shoal/core';
-import { parseCoordinatorConfigFile, parseEndpoint, parseMemberId, parseMembers, resolveCoordinatorConfig, type CoordinatorConfig } from './config.js';
+import { parseCoordinatorConfigFile, parseCount, parseEndpoint, parseMemberId, parseMembers, resolveCoordinatorConfig, type CoordinatorConfig } from './config.js';
 import { natsBus } from './dispatcher/bus.js';
 import { Manager } from './manager.js';
 
@@ -33,18 +33,22 @@ const program = new Command('shoal-coordinator')
   .option('--nats <url>', 'NATS server URL (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--nats-user <user>', 'NATS user (password from SHOAL_NATS_PASSWORD)', process.env.SHOAL_NATS_USER)
   .option('--heartbeat-ms <ms>', 'agent heartbeat period (default 1000)', (v) => Number(v))
+  .option('--token <token>', 'with --join: the manager join token (shoal cluster join-token -q coordinator; or SHOAL_JOIN_TOKEN)', process.env.SHOAL_JOIN_TOKEN)
+  .option('--snapshot-every <n>', 'snapshot the store and drop the Raft log behind it every N applied entries (default 10000)', flag((v) => parseCount('snapshotEvery', v, '--snapshot-every')))
+  .option('--snapshot-keep <n>', 'entries kept behind a snapshot for followers slightly behind (default 500)', flag((v) => parseCount('snapshotKeep', v, '--snapshot-keep')))
+  .option('--wal-segment-bytes <n>', 'size at which a Raft log segment is closed; whole segments behind a snapshot are deleted (default 64 MiB)', flag((v) => parseCount('walSegmentBytes', v, '--wal-segment-bytes')))
   .addHelpText(
     'after',
     [
       '',
       'Examples:',
       '  shoal-coordinator --cluster prod --id 1 --peers 1=10.1.0.1:7100,2=10.1.0.2:7100,3=10.1.0.3:7100 --nats nats://10.1.0.1:4222',
-      '  shoal-coordinator --cluster prod --id 4 --listen 10.1.0.4:7100 --join 1=10.1.0.1:7100,2=10.1.0.2:7100 --nats nats://10.1.0.1:4222',
+      '  shoal-coordinator --cluster prod --id 4 --listen 10.1.0.4:7100 --join 1=10.1.0.1:7100,2=10.1.0.2:7100 --token SHOAL-1-… --nats nats://10.1.0.1:4222',
       '  shoal-coordinator --config /etc/shoal/coordinator.yml --id 2',
     ].join('\n'),
   );
 program.parse();
-const flags = program.opts<{ config?: string; cluster?: string; id?: number; peers?: CoordinatorConfig['peers']; join?: CoordinatorConfig['join']; listen?: CoordinatorConfig['listen']; standby?: boolean; name?: string; dataDir?: string; nats?: string[]; natsUser?: string; heartbeatMs?: number }>();
+const flags = program.opts<{ config?: string; cluster?: string; id?: number; peers?: CoordinatorConfig['peers']; join?: CoordinatorConfig['join']; listen?: CoordinatorConfig['listen']; standby?: boolean; name?: string; dataDir?: string; nats?: string[]; natsUser?: string; heartbeatMs?: number; token?: string; snapshotEvery?: number; snapshotKeep?: number; walSegmentBytes?: number }>();
 
 let config: ReturnType<typeof resolveCoordinatorConfig>;
 try {
@@ -62,6 +66,10 @@ try {
     natsUrls: flags.nats ?? process.env.SHOAL_NATS_URL?.split(','),
     natsUser: flags.natsUser,
     heartbeatMs: flags.heartbeatMs,
+    joinToken: flags.token,
+    snapshotEvery: flags.snapshotEvery,
+    snapshotKeep: flags.snapshotKeep,
+    walSegmentBytes: flags.walSegmentBytes,
   });
 } catch (err) {
   const e = err as { code?: string; what?: string; todo?: string; message?: string };
@@ -93,12 +101,21 @@ const manager = new Manager({
   dataDir: config.dataDir,
   bus: natsBus(nc),
   heartbeatPeriodMs: config.heartbeatMs,
+  snapshotEvery: config.snapshotEvery,
+  snapshotKeep: config.snapshotKeep,
+  walSegmentBytes: config.walSegmentBytes,
+  joinToken: config.joinToken,
   log,
+  onJoinRefused: (err) => {
+    // a refusal is final (a wrong token, an id taken): say so and stop, rather than idle unseen
+    process.stderr.write(`error: the cluster refused to add this coordinator: ${err.what}${err.todo ? ` — ${err.todo}` : ''}\n`);
+    shutdown('join refused', 1);
+  },
 });
 await manager.start();
 log('coordinator started', { id: config.id, cluster: config.cluster, name: manager.name, joining: config.join !== undefined });
 let stopping = false;
-const shutdown = (signal: string): void => {
+const shutdown = (signal: string, code = 0): void => {
   if (stopping) return;
   stopping = true;
   log('shutting down', { signal });
@@ -110,7 +127,7 @@ const shutdown = (signal: string): void => {
     .then(
       () => {
         log('stopped', { id: config.id });
-        process.exit(0);
+        process.exit(code);
       },
       () => process.exit(1),
     );

@@ -20,6 +20,14 @@ export interface CoordinatorConfig {
   natsUrls: string[];
   natsUser?: string | undefined;
   heartbeatMs: number;
+  /** A snapshot of the store is taken, and the log behind it dropped, every this many applied entries. */
+  snapshotEvery: number;
+  /** Entries kept behind a snapshot, so a follower slightly behind gets entries, not a whole snapshot. */
+  snapshotKeep: number;
+  /** A Raft log segment is closed past this size; whole segments behind a snapshot are deleted. */
+  walSegmentBytes: number;
+  /** The manager join token, needed with --join (see `shoal cluster join-token coordinator`). */
+  joinToken?: string | undefined;
 }
 
 export const COORDINATOR_DEFAULTS = {
@@ -27,6 +35,9 @@ export const COORDINATOR_DEFAULTS = {
   natsUrls: ['nats://127.0.0.1:4222'],
   heartbeatMs: 1000,
   standby: false,
+  snapshotEvery: 10_000,
+  snapshotKeep: 500,
+  walSegmentBytes: 64 << 20,
 } as const;
 
 function bad(what: string, todo?: string): ShoalError {
@@ -72,6 +83,21 @@ export function parseMembers(value: unknown, where: string): Map<NodeId, Endpoin
   return out;
 }
 
+/** The bounds of the whole-number settings, checked the same way for the file and the flags. */
+export const COUNT_SETTINGS = {
+  snapshotEvery: { min: 10, max: 10_000_000, what: 'applied entries between snapshots' },
+  snapshotKeep: { min: 0, max: 10_000_000, what: 'entries kept behind a snapshot' },
+  walSegmentBytes: { min: 4096, max: 1 << 30, what: 'bytes per Raft log segment' },
+} as const;
+
+/** A whole number within the bounds of one of COUNT_SETTINGS, from the file or a flag. */
+export function parseCount(key: keyof typeof COUNT_SETTINGS, value: unknown, where: string): number {
+  const { min, max, what } = COUNT_SETTINGS[key];
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) throw bad(`${where}: expected ${what}, a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /**
  * Reads the coordinator's config file (YAML or JSON): every key optional and the long form of a
  * flag; unknown keys and wrong types refused with the key's name, so a typo never leaves a
@@ -90,6 +116,10 @@ export function parseCoordinatorConfigFile(text: string, file: string): Partial<
     nats: (v, where, out) => (out.natsUrls = setting.strings(v, where)),
     natsUser: (v, where, out) => (out.natsUser = setting.string(v, where)),
     heartbeatMs: (v, where, out) => (out.heartbeatMs = setting.integer(v, where, 50, 60_000, 'milliseconds between 50 and 60000')),
+    snapshotEvery: (v, where, out) => (out.snapshotEvery = parseCount('snapshotEvery', v, where)),
+    snapshotKeep: (v, where, out) => (out.snapshotKeep = parseCount('snapshotKeep', v, where)),
+    walSegmentBytes: (v, where, out) => (out.walSegmentBytes = parseCount('walSegmentBytes', v, where)),
+    joinToken: (v, where, out) => (out.joinToken = setting.string(v, where)),
   });
 }
 
@@ -106,6 +136,7 @@ export function resolveCoordinatorConfig(file: Partial<CoordinatorConfig>, flags
   if (c.peers && c.join) throw new ShoalError('usage', '--peers and --join were both given', 'found a new cluster with --peers, or join a running one with --join, not both');
   if (!c.peers && !c.join) throw new ShoalError('usage', 'neither --peers nor --join was given', 'found a cluster with --peers 1=HOST:PORT,… or join one with --join ID=HOST:PORT,…');
   if (c.join?.has(c.id)) throw new ShoalError('usage', `--join lists this coordinator (${c.id})`, 'list the members to join through, and give this one a new --id');
+  if (c.join && !c.joinToken) throw new ShoalError('usage', '--join needs the cluster\'s manager join token', 'pass --token TOKEN (print it with `shoal cluster join-token -q coordinator`)');
   if (c.peers && c.standby) throw new ShoalError('usage', '--standby only applies with --join', 'a founding member is always a voter');
   const listen = c.listen ?? c.peers?.get(c.id);
   if (!listen) {

@@ -3,6 +3,8 @@ export { Store } from './store/store.js';
 export { decodeCommand, MAX_BATCH } from './store/commands.js';
 export { decodeSnapshot, SNAPSHOT_FORMAT } from './store/snapshot.js';
 export { OBJECT_KINDS } from './store/objects.js';
+export { StoreMachine, encodeMachineSnapshot, decodeMachineSnapshot, MACHINE_SNAPSHOT_FORMAT } from './state-machine.js';
+export type { MachineSnapshot, StoreEntry } from './state-machine.js';
 
 // The allocator.
 export { VniPool, VNI_MIN, VNI_MAX } from './allocator/vni.js';
@@ -58,15 +60,17 @@ export { ApiServer, leaderApiSubject, memberApiSubject } from './api/server.js';
 export type { ApiServerOptions } from './api/server.js';
 export { handle as handleApiRequest } from './api/handlers.js';
 export type { ApiBackend } from './api/handlers.js';
+export { checkJoinToken, clusterTokens, createClusterObject, newJoinToken } from './api/tokens.js';
 export { coordinatorStatusSubject, coordinatorApiPrefix, storeDigest } from './api/status.js';
 export type { CoordinatorStatus } from './api/status.js';
-export { parseCoordinatorConfigFile, resolveCoordinatorConfig, parseMembers, parseEndpoint, parseMemberId, COORDINATOR_DEFAULTS } from './config.js';
+export { parseCoordinatorConfigFile, resolveCoordinatorConfig, parseMembers, parseEndpoint, parseMemberId, parseCount, COORDINATOR_DEFAULTS, COUNT_SETTINGS } from './config.js';
 export type { CoordinatorConfig } from './config.js';
 export { MemberDirectory, asMemberRecord } from './membership/directory.js';
 export type { MemberRecord } from './membership/directory.js';
 export { Membership, joinSubject, requestJoin } from './membership/membership.js';
 export type { JoinRequest, JoinReply, MembershipHost } from './membership/membership.js';
 export { planDemote, planPromote, checkJoin, majority } from './membership/plan.js';
+export { nodeRoleUpdates } from './membership/roles.js';
 export type { DemotePlan } from './membership/plan.js';
 export { EventRing, DEFAULT_RING_SIZE } from './events/ring.js';
 export type { EventQuery, EventPage } from './events/ring.js';

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ShoalError, eventsSubject } from '@shoal/core';
-import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type Entry, type NodeId, type Snapshot, type StateMachine, type Status } from 'raft-ts';
+import { CLUSTER_OBJECT_ID, ShoalError, eventsSubject } from '@shoal/core';
+import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
+import { checkJoinToken, createClusterObject } from './api/tokens.js';
 import { coordinatorApiPrefix, coordinatorStatusSubject, storeDigest, type CoordinatorStatus } from './api/status.js';
 import type { Bus } from './dispatcher/bus.js';
 import { Dispatcher, type NodeLiveness } from './dispatcher/dispatcher.js';
@@ -13,10 +14,12 @@ import { eventsFromChanges } from './events/from-changes.js';
 import { EventRing } from './events/ring.js';
 import { orchestrate } from './orchestrator/orchestrator.js';
 import { schedulePass } from './scheduler/pass.js';
-import { decodeCommand, type Command, type ObjectCommand } from './store/commands.js';
+import type { Command, ObjectCommand } from './store/commands.js';
+import { StoreMachine, type StoreEntry } from './state-machine.js';
 import { Store } from './store/store.js';
-import { MemberDirectory, asMemberRecord, type MemberRecord } from './membership/directory.js';
+import { MemberDirectory, type MemberRecord } from './membership/directory.js';
 import { Membership, requestJoin } from './membership/membership.js';
+import { nodeRoleUpdates } from './membership/roles.js';
 
 export interface ManagerOptions {
   cluster: string;
@@ -44,63 +47,18 @@ export interface ManagerOptions {
   /** How many recent events are kept for `events.since`. */
   eventRingSize?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
-}
-
-/**
- * A Raft entry of the store: the command, and the leader's clock when it proposed it; or a
- * coordinator's member record, which the membership directory keeps, not the store.
- */
-interface StoreEntry {
-  at: string;
-  command?: unknown;
-  member?: unknown;
+  /** A snapshot every this many applied entries (default 10,000), keeping `snapshotKeep` (500) behind it. */
+  snapshotEvery?: number;
+  snapshotKeep?: number;
+  /** Raft log segment size (default 64 MiB); only whole segments behind a snapshot are deleted. */
+  walSegmentBytes?: number;
+  /** The manager join token a joiner presents to the leader. */
+  joinToken?: string | undefined;
+  /** The leader refused to add this coordinator (a wrong token, a taken id): it will never serve. */
+  onJoinRefused?: (err: ShoalError) => void;
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** The store as Raft's state machine: every coordinator applies the same entries the same way. */
-class StoreMachine implements StateMachine {
-  /** Refusals by entry index, for the proposer on this coordinator to learn its write failed. */
-  readonly refusals = new Map<number, Error>();
-
-  constructor(
-    readonly store: Store,
-    private readonly directory: MemberDirectory,
-    private readonly log: ManagerOptions['log'],
-  ) {}
-
-  apply(entry: Entry): void {
-    if (entry.kind !== 'normal' || entry.data.byteLength === 0) return;
-    let e: StoreEntry;
-    let command: Command;
-    try {
-      e = JSON.parse(dec.decode(entry.data)) as StoreEntry;
-      if (e.member !== undefined) {
-        const record = asMemberRecord(e.member);
-        if (record) this.directory.apply(record);
-        else this.log?.('member record refused', { index: entry.index });
-        return;
-      }
-      command = decodeCommand(e.command);
-    } catch (err) {
-      // refused the same way on every coordinator, so they stay identical
-      this.log?.('entry refused', { index: entry.index, err: err instanceof Error ? err.message : String(err) });
-      return;
-    }
-    const r = this.store.apply(command, { index: entry.index, at: e.at });
-    if (!r.ok) {
-      this.log?.('command refused', { index: entry.index, code: r.error.code, err: r.error.message });
-      this.refusals.set(entry.index, r.error);
-      // only this coordinator's own proposals are looked up, right after they apply
-      if (this.refusals.size > 1000) this.refusals.delete(this.refusals.keys().next().value ?? 0);
-    }
-  }
-
-  restore(snapshot: Snapshot): void {
-    this.store.restore(JSON.parse(dec.decode(snapshot.data)));
-  }
-}
 
 /**
  * One coordinator: its Raft member, the store applied from the log, and — only while it leads —
@@ -129,6 +87,9 @@ export class Manager {
   #ids = 0;
   #statusUnsub: (() => void) | undefined;
   #joining: AbortController | undefined;
+  #snapshotRetryAt = 0;
+  /** The voters and member names the node roles were last reconciled with. */
+  #rolesSeen = '';
   readonly directory: MemberDirectory;
   readonly membership: Membership;
   readonly name: string;
@@ -149,6 +110,7 @@ export class Manager {
       confChange: (cc: ConfChange) => this.driver().proposeConfChange(cc, AbortSignal.timeout(10_000)).then(() => undefined),
       barrier: async () => (await this.driver().propose(new Uint8Array(0), AbortSignal.timeout(10_000))).index,
       transferLeader: (to) => this.driver().transferLeader(to),
+      checkJoinToken: (token) => checkJoinToken(this.store, 'manager', token),
       log: o.log,
     });
     this.events = new EventRing(o.eventRingSize);
@@ -194,7 +156,7 @@ export class Manager {
   async start(): Promise<void> {
     const dir = join(this.o.dataDir, 'raft');
     mkdirSync(dir, { recursive: true });
-    const { storage, report } = FileStorage.open(dir);
+    const { storage, report } = FileStorage.open(dir, this.o.walSegmentBytes !== undefined ? { segmentBytes: this.o.walSegmentBytes } : {});
     if (report.tornTail !== undefined) this.o.log?.('raft log: a torn tail was truncated', { segment: report.tornTail.segment });
     const fresh = storage.lastIndex() === 0 && storage.snapshot().meta.index === 0;
     // A joiner starts with an empty log: the leader's replication brings it the membership.
@@ -247,11 +209,12 @@ export class Manager {
     if (!self) return;
     const joining = (this.#joining = new AbortController());
     try {
-      const members = await requestJoin(this.o.bus, this.o.cluster, { kind: 'coordinator.join', id: this.o.id, host: self.host, port: self.port, name: this.name, standby: this.o.standby ?? false }, joining.signal);
+      const members = await requestJoin(this.o.bus, this.o.cluster, { kind: 'coordinator.join', id: this.o.id, host: self.host, port: self.port, name: this.name, standby: this.o.standby ?? false, ...(this.o.joinToken ? { token: this.o.joinToken } : {}) }, joining.signal);
       for (const m of members) this.directory.learn(m.id, { host: m.host, port: m.port });
       this.o.log?.('joined the cluster', { id: this.o.id, members: members.map((m) => m.id) });
     } catch (err) {
       if (!joining.signal.aborted) this.o.log?.('could not join the cluster', { err: err instanceof Error ? err.message : String(err) });
+      if (!joining.signal.aborted && err instanceof ShoalError && !this.isMember()) this.o.onJoinRefused?.(err);
     } finally {
       this.#joining = undefined;
     }
@@ -302,9 +265,29 @@ export class Manager {
       standbys: [...s.conf.learners].sort((a, b) => a - b),
       serving: this.#serving,
       storeIndex: this.store.index,
+      snapshotIndex: this.#storage?.snapshot().meta.index ?? 0,
+      logFirstIndex: this.#storage?.firstIndex() ?? 1,
       digest: storeDigest(this.store),
       counts: { nodes: this.store.count('node'), networks: this.store.count('network'), services: this.store.count('service'), tasks: this.store.count('task') },
     };
+  }
+
+  private roleUpdates(): ObjectCommand[] {
+    return nodeRoleUpdates(this.store.list('node'), this.directory.list(), this.raftStatus().conf);
+  }
+
+  /** Makes every node's role match the membership now; `node promote/demote` wait for it. */
+  async syncRoles(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const commands = this.roleUpdates();
+      if (commands.length === 0) return;
+      try {
+        return await this.propose({ op: 'batch', commands });
+      } catch (err) {
+        // a node written meanwhile (a heartbeat's status): read it again
+        if ((err as { code?: string }).code !== 'version_conflict' || attempt >= 5) throw err;
+      }
+    }
   }
 
   /** The API's promote/demote, by member id or name, or a node whose hostname names a coordinator. */
@@ -363,12 +346,49 @@ export class Manager {
     while (this.#driver?.status().role === 'leader' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
+  /**
+   * Every `snapshotEvery` applied entries, the whole replicated state is written as a Raft
+   * snapshot and the log before it (less a tail for followers a little behind) is dropped, so
+   * the log, the disk it takes and a restart's replay stay bounded. A member too far behind, or
+   * a new one, is sent the snapshot instead of the entries.
+   */
+  private maybeSnapshot(): void {
+    const storage = this.#storage;
+    const machine = this.#machine;
+    const driver = this.#driver;
+    if (!storage || !machine || !driver) return;
+    const every = this.o.snapshotEvery ?? 10_000;
+    const index = machine.applied;
+    if (index - storage.snapshot().meta.index < every || Date.now() < this.#snapshotRetryAt) return;
+    const started = Date.now();
+    const snap = storage.createSnapshot(index, driver.confStateAt(index), machine.serialize());
+    const keep = this.o.snapshotKeep ?? 500;
+    const upTo = Math.min(snap.meta.index, index - keep);
+    if (upTo >= storage.firstIndex()) storage.compact(upTo);
+    this.o.log?.('snapshot taken', { index, bytes: snap.meta.size, compactedTo: storage.firstIndex() - 1, ms: Date.now() - started });
+  }
+
   private watchLeadership(): void {
     this.watchServing();
+    try {
+      this.maybeSnapshot();
+    } catch (err) {
+      // a failed snapshot leaves the log as it was: try again in a while, not on every tick
+      this.#snapshotRetryAt = Date.now() + 10_000;
+      this.o.log?.('snapshot failed', { err: err instanceof Error ? err.message : String(err) });
+    }
     const status = this.#driver?.status();
     const leader = status?.role === 'leader';
     if (leader && !this.#lead && !this.#establishing) void this.establish(status.term);
     else if (!leader && this.#lead) this.stepDown();
+    if (this.#lead && status) {
+      // membership is not in the store: a change of it asks for a pass, which sets the node roles
+      const seen = JSON.stringify([status.conf.voters, this.directory.list().map((r) => [r.id, r.name, r.leaving])]);
+      if (seen !== this.#rolesSeen) {
+        this.#rolesSeen = seen;
+        this.queuePass();
+      }
+    }
   }
 
   /**
@@ -407,6 +427,9 @@ export class Manager {
     this.#api?.lead(true);
     this.membership.lead(true);
     this.o.log?.('leading', { id: this.o.id });
+    if (!this.store.get('cluster', CLUSTER_OBJECT_ID)) {
+      this.propose(createClusterObject()).catch((err: unknown) => this.o.log?.('could not make the join tokens', { err: err instanceof Error ? err.message : String(err) }));
+    }
     this.queuePass();
   }
 
@@ -467,6 +490,7 @@ export class Manager {
         else throw err;
       }
     };
+    await batch(this.roleUpdates());
     const orchestration = orchestrate(this.store, { now: Date.now(), newId: () => `t${Date.now().toString(36)}${(++this.#ids).toString(36)}` });
     for (const b of orchestration.batches) await batch(b);
     if (orchestration.wakeAt !== undefined) {

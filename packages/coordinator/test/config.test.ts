@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isShoalError } from '@shoal/core';
-import { parseCoordinatorConfigFile, resolveCoordinatorConfig } from '@shoal/coordinator';
+import { parseCoordinatorConfigFile, parseCount, resolveCoordinatorConfig } from '@shoal/coordinator';
 
 const refusal = (f: () => unknown): { code: string; message: string } => {
   try {
@@ -51,6 +51,17 @@ describe('the coordinator config file', () => {
     expect(refusal(() => parseCoordinatorConfigFile('a: [', 'c.yml')).message).toContain('not valid YAML');
   });
 
+  it('reads the snapshot settings, with defaults, and refuses ones out of bounds', () => {
+    expect(parseCoordinatorConfigFile('snapshotEvery: 200\nsnapshotKeep: 0\nwalSegmentBytes: 8192', 'c.yml')).toEqual({ snapshotEvery: 200, snapshotKeep: 0, walSegmentBytes: 8192 });
+    const peers = new Map([[1, { host: 'a', port: 1 }]]);
+    expect(resolveCoordinatorConfig({ cluster: 'c', id: 1 }, { peers })).toMatchObject({ snapshotEvery: 10_000, snapshotKeep: 500, walSegmentBytes: 64 << 20 });
+    expect(refusal(() => parseCoordinatorConfigFile('snapshotEvery: 3', 'c.yml')).message).toContain('snapshotEvery: expected applied entries between snapshots, a whole number from 10');
+    expect(refusal(() => parseCoordinatorConfigFile('snapshotKeep: many', 'c.yml')).code).toBe('bad_config');
+    expect(refusal(() => parseCoordinatorConfigFile('walSegmentBytes: 1.5', 'c.yml')).message).toContain('walSegmentBytes');
+    expect(parseCount('snapshotEvery', '50', '--snapshot-every')).toBe(50);
+    expect(refusal(() => parseCount('snapshotEvery', '0', '--snapshot-every')).message).toContain('--snapshot-every');
+  });
+
   it('flags override the file; defaults fill the rest; the listen address comes from the peers', () => {
     const file = parseCoordinatorConfigFile('cluster: prod\nid: 1\npeers: 1=10.0.0.1:7100,2=10.0.0.2:7100,3=10.0.0.3:7100\nheartbeatMs: 500', 'c.yml');
     const c = resolveCoordinatorConfig(file, { id: 2, dataDir: '/d', cluster: undefined });
@@ -64,9 +75,11 @@ describe('the coordinator config file', () => {
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1 }, {})).message).toContain('neither --peers nor --join');
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1, peers }, { join: peers })).message).toContain('both given');
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 2 }, { peers })).message).toContain('--peers does not list this coordinator');
-    expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers })).message).toContain('no --listen');
+    const joinToken = `SHOALTKN-1-m-${'a'.repeat(40)}`;
+    expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 4, joinToken }, { join: peers })).message).toContain('no --listen');
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1 }, { join: peers, listen: { host: 'b', port: 2 } })).message).toContain('--join lists this coordinator');
+    expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers, listen: { host: 'd', port: 4 } })).message).toContain("--join needs the cluster's manager join token");
     expect(refusal(() => resolveCoordinatorConfig({ cluster: 'c', id: 1, standby: true }, { peers })).message).toContain('--standby only applies with --join');
-    expect(resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers, listen: { host: 'd', port: 4 }, standby: true })).toMatchObject({ standby: true, listen: { host: 'd', port: 4 } });
+    expect(resolveCoordinatorConfig({ cluster: 'c', id: 4 }, { join: peers, listen: { host: 'd', port: 4 }, standby: true, joinToken })).toMatchObject({ standby: true, listen: { host: 'd', port: 4 }, joinToken });
   });
 });

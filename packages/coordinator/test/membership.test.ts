@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isShoalError } from '@shoal/core';
-import { MemberDirectory, asMemberRecord, checkJoin, majority, planDemote, planPromote } from '@shoal/coordinator';
+import { MemberDirectory, asMemberRecord, checkJoin, majority, nodeRoleUpdates, planDemote, planPromote } from '@shoal/coordinator';
+import { node } from './fixtures.js';
 
 const code = (f: () => unknown): string => {
   try {
@@ -79,5 +80,21 @@ describe('the member directory', () => {
     for (const bad of [null, 'x', { id: 0, host: 'a', port: 1, name: 'n', wantVoter: true, leaving: false }, { id: 1, host: 'a b', port: 1, name: 'n', wantVoter: true, leaving: false }, { id: 1, host: 'a', port: 70000, name: 'n', wantVoter: true, leaving: false }, { id: 1, host: 'a', port: 1, name: '', wantVoter: true, leaving: false }, { id: 1, host: 'a', port: 1, name: 'n' }]) {
       expect(asMemberRecord(bad)).toBeUndefined();
     }
+  });
+});
+
+describe('node roles from the membership', () => {
+  const record = (id: number, name: string, leaving = false) => ({ id, host: '10.0.0.1', port: 7100 + id, name, wantVoter: true, leaving });
+  const roles = (nodes: ReturnType<typeof node>[], conf: { voters: number[]; learners: number[] }, members = [record(1, 'h1'), record(2, 'h2'), record(3, 'h3', true)]): Record<string, string> =>
+    Object.fromEntries(nodeRoleUpdates(nodes, members, conf).map((c) => (c.op === 'update' && c.kind === 'node' ? [c.object.id, c.object.spec.role] : ['?', '?'])));
+
+  it('makes the host of a voting coordinator a manager, and every other host a worker', () => {
+    const nodes = [node('a', { role: 'worker' }), node('b', { role: 'worker' }), node('c', { role: 'manager' }), node('d', { role: 'manager' })].map((n, i) => ({ ...n, hostname: `h${i + 1}` }));
+    // h1 votes; h2 is a standby; h3 votes but is leaving; h4 runs no coordinator
+    expect(roles(nodes, { voters: [1, 3], learners: [2] })).toEqual({ a: 'manager', c: 'worker', d: 'worker' });
+    // promoted h2: only what differs is written
+    const promoted = nodes.map((n) => (n.id === 'a' ? { ...n, spec: { ...n.spec, role: 'manager' as const } } : n));
+    expect(roles(promoted, { voters: [1, 2], learners: [] })).toEqual({ b: 'manager', c: 'worker', d: 'worker' });
+    expect(roles([{ ...nodes[0], spec: { ...node('a').spec, role: 'manager' } } as ReturnType<typeof node>], { voters: [1], learners: [] })).toEqual({});
   });
 });

@@ -69,6 +69,8 @@ export {
   taskName,
 } from './model/task.js';
 export type { Task, TaskState, DesiredTaskState, TaskStatus, TaskAttachment } from './model/task.js';
+export { CLUSTER_OBJECT_ID, JOIN_TOKEN_ROLES, JOIN_TOKEN_PATTERN, JoinTokenSchema, ClusterSchema, formatJoinToken, joinTokenRole } from './model/cluster.js';
+export type { Cluster, JoinTokenRole } from './model/cluster.js';
 export { StackSchema, StackSpecSchema } from './model/stack.js';
 export type { Stack, StackSpec, StackNetwork } from './model/stack.js';
 export { planStackDeploy } from './model/stack-plan.js';

@@ -3,6 +3,7 @@ import { bootstrapCluster } from '../bootstrap/bootstrap.js';
 import { INVENTORY_EXAMPLE } from '../bootstrap/inventory.js';
 import { removeHost } from '../bootstrap/remove-host.js';
 import type { Io } from '../output.js';
+import { joinTokenCommand } from './join-token.js';
 
 interface Opts {
   inventory: string;
@@ -73,5 +74,6 @@ Examples:
   ).action(async (name: string, o: Opts) => {
     setExitCode(await removeHost({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), name }));
   });
+  cluster.addCommand(joinTokenCommand(io));
   return cluster;
 }

@@ -24,6 +24,7 @@ import { networkConnect, networkDisconnect } from './connect.js';
 import { META, checkVersion, findNetwork, findService, newId, refuse } from './lookup.js';
 import { nodeInspect, nodeRm, nodeRow, nodeUpdate } from './nodes.js';
 import { clusterStatus } from './cluster-status.js';
+import { clusterTokens } from './tokens.js';
 
 
 /** A new spec for an existing service: checked as a create is, under the same name. */
@@ -134,6 +135,8 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
         leading: b.leading,
         digest: createHash('sha256').update(JSON.stringify(store.snapshot())).digest('hex'),
       };
+    case 'cluster.tokens':
+      return clusterTokens(b, req.body.rotate);
     case 'cluster.status':
       return clusterStatus(store, b.liveness?.() ?? new Map(), b.hostname);
     case 'events.since': {
@@ -255,6 +258,6 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
     case 'node.demote':
       return demoteCoordinator(b, req.body.node);
     default:
-      throw new ShoalError('not_implemented', `${req.verb} is not served by this coordinator yet`, 'see the issues for what is planned');
+      throw new ShoalError('not_implemented', `${(req as ApiRequest).verb} is not served by this coordinator yet`, 'see the issues for what is planned');
   }
 }

@@ -10,6 +10,16 @@ import type { Membership } from '../membership/membership.js';
 export interface MembershipBackend {
   membership?: Pick<Membership, 'promote' | 'demote'>;
   memberOf?(ref: string): MemberRecord;
+  /** Sets each node's role (manager or worker) from the membership, once it has changed. */
+  syncRoles?(): Promise<void>;
+  readonly leading?: boolean;
+}
+
+/** So that `node ls` right after a promote or demote shows the node's new role. */
+async function syncRoles(b: MembershipBackend): Promise<void> {
+  // a leader that handed over before the demote leaves it to the new leader, which did it
+  if (b.leading === false) return;
+  await b.syncRoles?.();
 }
 
 function parts(b: MembershipBackend): { membership: Pick<Membership, 'promote' | 'demote'>; memberOf: (ref: string) => MemberRecord } {
@@ -19,10 +29,14 @@ function parts(b: MembershipBackend): { membership: Pick<Membership, 'promote' |
 
 export async function promoteCoordinator(b: MembershipBackend, ref: string): Promise<unknown> {
   const { membership, memberOf } = parts(b);
-  return membership.promote(memberOf(ref));
+  const r = await membership.promote(memberOf(ref));
+  await syncRoles(b);
+  return r;
 }
 
 export async function demoteCoordinator(b: MembershipBackend, ref: string): Promise<unknown> {
   const { membership, memberOf } = parts(b);
-  return membership.demote(memberOf(ref));
+  const r = await membership.demote(memberOf(ref));
+  await syncRoles(b);
+  return r;
 }

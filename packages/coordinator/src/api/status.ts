@@ -32,6 +32,9 @@ export interface CoordinatorStatus {
   /** Whether it serves the API (a joiner not yet added, or one leaving, does not). */
   serving: boolean;
   storeIndex: number;
+  /** The index of the Raft snapshot on disk (0: none yet) and the first entry the log still holds. */
+  snapshotIndex: number;
+  logFirstIndex: number;
   digest: string;
   counts: { nodes: number; networks: number; services: number; tasks: number };
 }

@@ -68,6 +68,11 @@ export class MemberDirectory {
     if (!this.#records.has(id)) this.endpoints.set(id, ep);
   }
 
+  /** The records applied from the log, by id: what a snapshot must carry. */
+  records(): MemberRecord[] {
+    return [...this.#records.values()].sort((a, b) => a.id - b.id);
+  }
+
   get(id: NodeId): MemberRecord | undefined {
     return this.#records.get(id);
   }

@@ -17,6 +17,8 @@ export interface MembershipHost {
   /** Commits an empty entry; resolves with its index. */
   barrier(): Promise<number>;
   transferLeader(to: NodeId): void;
+  /** Throws the refusal if `token` is not the cluster's current manager join token. */
+  checkJoinToken(token: string | undefined): void;
   log?: ((msg: string, fields?: Record<string, unknown>) => void) | undefined;
 }
 
@@ -27,6 +29,8 @@ export interface JoinRequest {
   port: number;
   name: string;
   standby: boolean;
+  /** The manager join token; a member already in the configuration (re-announcing itself) needs none. */
+  token?: string;
 }
 
 export type JoinReply = { ok: true; members: { id: NodeId; host: string; port: number }[] } | { ok: false; error: { code: string; message: string; todo?: string } };
@@ -88,6 +92,8 @@ export class Membership {
       const verdict = checkJoin(status.conf, existing ?? this.founding(record.id), record.id, record.host, record.port);
       const taken = this.h.directory.list().find((r) => r.name === record.name && r.id !== record.id);
       if (taken) throw new ShoalError('member_exists', `another coordinator (${taken.id}) is named ${record.name}`, 'give this one another --name');
+      // only a newcomer proves it may join; a member announcing its name is in the configuration already
+      if (verdict !== 'already') this.h.checkJoinToken(typeof req.token === 'string' ? req.token : undefined);
       if (verdict === 'already') {
         // a member announcing itself (a founder has no record yet, or a new --name): keep its role
         if (existing?.name !== record.name) await this.h.proposeRecord({ ...record, wantVoter: existing?.wantVoter ?? status.conf.voters.includes(record.id) });
@@ -231,7 +237,7 @@ export async function requestJoin(bus: Bus, cluster: string, req: JoinRequest, s
       if (reply.ok) return reply.members;
       throw new ShoalError(reply.error.code, reply.error.message, reply.error.todo);
     } catch (err) {
-      if (err instanceof ShoalError && err.code !== 'membership_busy' && err.code !== 'internal') throw err;
+      if (err instanceof ShoalError && err.code !== 'membership_busy' && err.code !== 'internal' && err.code !== 'not_ready') throw err;
       await sleep(500);
     }
   }

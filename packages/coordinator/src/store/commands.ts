@@ -1,6 +1,6 @@
 import { ShoalError } from '@shoal/core';
 import type { ObjectKind, ObjectOf } from './objects.js';
-import { SCHEMAS, isObjectKind } from './objects.js';
+import { OBJECT_KINDS, SCHEMAS, isObjectKind } from './objects.js';
 
 /**
  * A write of one object. `object.meta.version` is the version the writer read (0 to create):
@@ -38,7 +38,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function decodeObjectCommand(input: unknown, path: string): ObjectCommand {
   if (!isRecord(input)) throw bad(path, 'expected an object');
   const { op, kind } = input;
-  if (!isObjectKind(kind)) throw bad(`${path}.kind`, `expected one of node, network, service, task, stack, got ${JSON.stringify(kind)}`);
+  if (!isObjectKind(kind)) throw bad(`${path}.kind`, `expected one of ${OBJECT_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
   if (op === 'delete') {
     const { id, version } = input;
     if (typeof id !== 'string' || id === '') throw bad(`${path}.id`, 'expected a non-empty string');

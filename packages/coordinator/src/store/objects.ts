@@ -1,11 +1,12 @@
-import type { Network, Node, Service, Stack, Task } from '@shoal/core';
-import { NetworkSchema, NodeSchema, ServiceSchema, StackSchema, TaskSchema } from '@shoal/core';
+import type { Cluster, Network, Node, Service, Stack, Task } from '@shoal/core';
+import { ClusterSchema, NetworkSchema, NodeSchema, ServiceSchema, StackSchema, TaskSchema } from '@shoal/core';
 
 /** The kinds of object the store holds, in the order a snapshot lists them. */
-export const OBJECT_KINDS = ['node', 'network', 'service', 'task', 'stack'] as const;
+export const OBJECT_KINDS = ['cluster', 'node', 'network', 'service', 'task', 'stack'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 export interface ObjectOf {
+  cluster: Cluster;
   node: Node;
   network: Network;
   service: Service;
@@ -16,6 +17,7 @@ export type StoredObject = ObjectOf[ObjectKind];
 
 /** The schemas from core that every object entering the store must pass. */
 export const SCHEMAS = {
+  cluster: ClusterSchema,
   node: NodeSchema,
   network: NetworkSchema,
   service: ServiceSchema,
@@ -39,6 +41,7 @@ export function nameOf(kind: ObjectKind, object: StoredObject): string | undefin
     case 'stack':
       return (object as Stack).name;
     case 'task':
+    case 'cluster':
       return undefined;
   }
 }

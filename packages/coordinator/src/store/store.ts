@@ -48,6 +48,7 @@ function deepFreeze<T>(value: T): T {
  */
 export class Store {
   readonly #objects: { [K in ObjectKind]: Map<string, ObjectOf[K]> } = {
+    cluster: new Map(),
     node: new Map(),
     network: new Map(),
     service: new Map(),
@@ -302,6 +303,7 @@ export class Store {
       format: SNAPSHOT_FORMAT,
       index: this.#index,
       specVersions: [...this.#specVersions].sort(([a], [b]) => (a < b ? -1 : 1)),
+      cluster: this.list('cluster').map((o) => structuredClone(o)),
       node: this.list('node').map((o) => structuredClone(o)),
       network: this.list('network').map((o) => structuredClone(o)),
       service: this.list('service').map((o) => structuredClone(o)),
