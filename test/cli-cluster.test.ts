@@ -32,7 +32,8 @@ describe('shoal CLI against a cluster', () => {
     await requireLabMachine();
     dir = await mkdtemp(join(tmpdir(), 'shoal-cli-'));
     await h.start(2, { answer: false });
-    manager = new Manager({ cluster: 'cl', id: 1, peers: new Map([[1, { host: '127.0.0.1', port: 17112 }]]), dataDir: join(dir, 'c1'), bus: natsBus(h.nc), heartbeatPeriodMs: 500, missedHeartbeats: 4 });
+    // named after h1, as a coordinator running on that host is: h1's node is then a manager
+    manager = new Manager({ cluster: 'cl', id: 1, name: 'h1', peers: new Map([[1, { host: '127.0.0.1', port: 17112 }]]), dataDir: join(dir, 'c1'), bus: natsBus(h.nc), heartbeatPeriodMs: 500, missedHeartbeats: 4 });
     await manager.start();
     await eventually('two nodes ready', () => (manager.leading && manager.store.list('node').filter((n) => n.status.state === 'ready').length === 2 ? true : undefined), 60_000);
   });
@@ -140,6 +141,12 @@ describe('shoal CLI against a cluster', () => {
       const live = tasks.filter((t) => t.desired === 'running');
       return live.length === 3 && live.every((t) => t.node === 'h1' && t.state === 'running') ? true : undefined;
     }, 120_000);
+    // the host of the (voting) coordinator is a manager, the other a worker
+    const roles = await eventually('h1 a manager', async () => {
+      const rows = cells((await cli('node', 'ls')).stdout).map((r) => `${r[1]}:${r[5]}`).sort();
+      return rows.includes('h1:manager') ? rows : undefined;
+    });
+    expect(roles).toEqual(['h1:manager', 'h2:worker']);
     const refused = await cli('node', 'rm', 'h2');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: .*h2.* — /);

@@ -66,7 +66,26 @@ export class CoordinatorCluster {
     if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill(signal);
-    return exited;
+    const code = await exited;
+    await this.forgotten(id);
+    return code;
+  }
+
+  /**
+   * The process has exited, but nats-server may not have dropped its connection yet: a request
+   * sent meanwhile can go to its queue subscription and never be answered. Waits until its own
+   * status subject has no responder (bounded).
+   */
+  private async forgotten(id: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (this.nc && Date.now() < deadline) {
+      try {
+        await this.nc.request(`shoal.${this.cluster}.coordinator.${id}.status`, enc.encode('{}'), { timeout: 500 });
+      } catch (err) {
+        if ((err as { code?: string }).code === '503') return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** SIGSTOP/SIGCONT: a member that lags without losing its connections. */

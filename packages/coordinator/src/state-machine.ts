@@ -25,7 +25,7 @@ export const MACHINE_SNAPSHOT_FORMAT = 1;
  */
 export interface MachineSnapshot {
   format: typeof MACHINE_SNAPSHOT_FORMAT;
-  store: StoreSnapshot;
+  store: Readonly<StoreSnapshot>;
   members: MemberRecord[];
 }
 
@@ -33,7 +33,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export function encodeMachineSnapshot(store: Store, directory: MemberDirectory): Uint8Array {
-  const snap: MachineSnapshot = { format: MACHINE_SNAPSHOT_FORMAT, store: store.snapshot(), members: directory.records() };
+  const snap: MachineSnapshot = { format: MACHINE_SNAPSHOT_FORMAT, store: store.snapshotView(), members: directory.records() };
   return enc.encode(JSON.stringify(snap));
 }
 

@@ -264,6 +264,12 @@ describe('Store snapshots', () => {
     expect(copy.snapshot()).toEqual(original.snapshot());
   });
 
+  it('serializes its view without copies to the same JSON as the snapshot', () => {
+    const store = build();
+    expect(JSON.stringify(store.snapshotView())).toBe(JSON.stringify(store.snapshot()));
+    expect(store.snapshotView().task[0]).toBe(store.get('task', 't1'));
+  });
+
   it('lists objects by key regardless of the order they were written', () => {
     expect(build().snapshot().node.map((n) => n.id)).toEqual(['a', 'b']);
   });

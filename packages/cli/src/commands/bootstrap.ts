@@ -19,9 +19,9 @@ ProxyJump, UserKnownHostsFile) and ssh-agent ($SSH_AUTH_SOCK). Host keys are che
 known_hosts (hashed lines too): an unknown key is refused unless --accept-new-host-keys (which
 records it), a changed key always is. A user other than root runs commands through sudo -n.`;
 
-/** `shoal cluster bootstrap | add-host | remove-host`: a cluster stood up over SSH. */
+/** `shoal cluster bootstrap | add-host | remove-host | join-token`: a cluster stood up over SSH, and who may join it. */
 export function clusterCommand(io: Io, setExitCode: (code: number) => void): Command {
-  const cluster = new Command('cluster').description('stand a cluster up over SSH, grow and shrink it');
+  const cluster = new Command('cluster').description('stand a cluster up over SSH, grow and shrink it; its join tokens');
   const common = (cmd: Command): Command =>
     cmd
       .requiredOption('-i, --inventory <file>', 'the inventory: cluster name and hosts (YAML)')

@@ -133,7 +133,7 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
         index: store.index,
         member: b.member,
         leading: b.leading,
-        digest: createHash('sha256').update(JSON.stringify(store.snapshot())).digest('hex'),
+        digest: createHash('sha256').update(JSON.stringify(store.snapshotView())).digest('hex'),
       };
     case 'cluster.tokens':
       return clusterTokens(b, req.body.rotate);

@@ -16,7 +16,7 @@ export function coordinatorApiPrefix(cluster: string, id: number): string {
 
 /** A digest of everything the store holds; equal on two coordinators iff their stores are. */
 export function storeDigest(store: Store): string {
-  return createHash('sha256').update(JSON.stringify(store.snapshot())).digest('hex');
+  return createHash('sha256').update(JSON.stringify(store.snapshotView())).digest('hex');
 }
 
 export interface CoordinatorStatus {
