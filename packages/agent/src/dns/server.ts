@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
-import type { DnsTable } from './table.js';
+import type { AnswerSet, DnsTable } from './table.js';
 
 export interface Upstream {
   address: string;
@@ -79,6 +79,60 @@ export function readQuery(msg: Buffer): PlainQuery | undefined {
   return { name: labels.join('.'), type, end, udpSize };
 }
 
+/**
+ * Where the question of a plain query ends (as readQuery would read it), or -1: a scan that
+ * allocates nothing, for the answers kept per client.
+ */
+function questionEnd(msg: Buffer): number {
+  if (msg.length < 17) return -1;
+  // a query, opcode QUERY, one question, no answers or authority, at most one additional
+  if ((msg[2]! & 0xf8) !== 0 || msg[4] !== 0 || msg[5] !== 1 || msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0 || msg[10] !== 0) return -1;
+  const additional = msg[11]!;
+  if (additional > 1) return -1;
+  let at = 12;
+  for (;;) {
+    const len = msg[at];
+    if (len === undefined || len > 63) return -1;
+    at += len + 1;
+    if (len === 0) break;
+  }
+  if (at + 4 > msg.length || msg[at + 2] !== 0 || msg[at + 3] !== 1) return -1;
+  const end = at + 4;
+  if (additional === 1 && (end + 11 > msg.length || msg[end] !== 0 || msg[end + 1] !== 0 || msg[end + 2] !== 41)) return -1;
+  return end;
+}
+
+/** The A records of one rotation of a set, as they follow the question in a reply. */
+function answerRecords(addresses: readonly string[]): Buffer {
+  const out = Buffer.alloc(addresses.length * A_RECORD_BYTES);
+  let at = 0;
+  for (const address of addresses) {
+    out.writeUInt16BE(0xc00c, at); // the question's name, at offset 12
+    out.writeUInt16BE(1, at + 2); // A
+    out.writeUInt16BE(1, at + 4); // IN
+    out.writeUInt32BE(0, at + 6); // TTL 0: never cached, so a change is seen at once
+    out.writeUInt16BE(4, at + 10);
+    const octets = address.split('.');
+    for (let i = 0; i < 4; i++) out[at + 12 + i] = Number(octets[i]);
+    at += A_RECORD_BYTES;
+  }
+  return out;
+}
+
+/**
+ * A question answered before, for one client: the answer set (whose rotation it moves) and
+ * every rotation's records made once, so a reply is the query's own header and question with
+ * the flags set and those records behind. Only replies that fit a classic 512-byte message
+ * are kept this way; larger ones take the general path (truncation, EDNS, TCP).
+ */
+interface Kept {
+  set: AnswerSet | undefined;
+  rcode: number;
+  /** Per rotation start; one entry when the answer does not rotate. */
+  records: Buffer[];
+  count: number;
+}
+
 /** The reply to a plain query: its header and question, flags set, then the answers. */
 function writeReply(msg: Buffer, q: PlainQuery, rcode: number, addresses: readonly string[], transport: 'udp' | 'tcp'): Buffer {
   const head = Buffer.from(msg.subarray(0, q.end));
@@ -134,6 +188,9 @@ export class DnsServer {
   #tcp: Server | undefined;
   #port = 0;
   readonly #timeout: number;
+  /** client address → question (wire name, lowercased, and type) → how to answer it */
+  readonly #kept = new Map<string, Map<string, Kept>>();
+  #keptVersion = -1;
 
   constructor(private readonly options: DnsServerOptions) {
     this.#timeout = options.upstreamTimeoutMs ?? 2000;
@@ -157,7 +214,7 @@ export class DnsServer {
     udp.on('error', (err) => this.options.onError?.(err));
     udp.on('message', (msg, rinfo) => {
       // cluster names are answered at once, without a promise per query
-      const quick = this.answerPlain(msg, rinfo.address, 'udp');
+      const quick = this.answerKept(msg, rinfo.address) ?? this.answerPlain(msg, rinfo.address, 'udp');
       if (quick) {
         udp.send(quick, rinfo.port, rinfo.address);
         return;
@@ -215,7 +272,64 @@ export class DnsServer {
 
   /** One query in, one reply out (or none for a message that is not a query). */
   async answer(msg: Buffer, client: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
-    return this.answerPlain(msg, client, transport) ?? this.answerDecoded(msg, client, transport);
+    return this.answerKept(msg, client) ?? this.answerPlain(msg, client, transport) ?? this.answerDecoded(msg, client, transport);
+  }
+
+  /**
+   * The hot path: a question this client asked before, answered from what was kept for it,
+   * with no decoding and no table lookup. Everything kept goes when the table changes.
+   */
+  private answerKept(msg: Buffer, client: string): Buffer | undefined {
+    const table = this.options.table;
+    if (this.#keptVersion !== table.version) {
+      this.#kept.clear();
+      this.#keptVersion = table.version;
+    }
+    const end = questionEnd(msg);
+    if (end < 0) return undefined;
+    let mine = this.#kept.get(client);
+    if (!mine) {
+      if (this.#kept.size > 65_536) this.#kept.clear(); // clients come and go; keep this bounded
+      this.#kept.set(client, (mine = new Map<string, Kept>()));
+    }
+    const key = msg.toString('latin1', 12, end).toLowerCase();
+    let kept = mine.get(key);
+    if (!kept) {
+      kept = this.keep(msg, end, client);
+      if (!kept) return undefined;
+      if (mine.size >= 4096) mine.clear(); // a client asking ever new names must not grow it for good
+      mine.set(key, kept);
+    }
+    let records = kept.records[0]!;
+    if (kept.set && kept.records.length > 1) {
+      const start = kept.set.turn % kept.records.length;
+      kept.set.turn = start + 1;
+      records = kept.records[start]!;
+    }
+    const out = Buffer.allocUnsafe(end + records.length);
+    msg.copy(out, 0, 0, end);
+    out[2] = 0x84 | (msg[2]! & 0x01); // QR, AA, the client's RD
+    out[3] = 0x80 | kept.rcode; // RA
+    out.writeUInt16BE(kept.count, 6);
+    out.writeUInt32BE(0, 8); // no authority; the OPT record is not echoed
+    records.copy(out, end);
+    return out;
+  }
+
+  /** How to answer this question for this client from now on, if it can be kept. */
+  private keep(msg: Buffer, end: number, client: string): Kept | undefined {
+    const q = readQuery(msg);
+    if (!q || q.end !== end) return undefined;
+    const found = this.options.table.resolve(client, q.name);
+    if (found === 'forward') return undefined;
+    // (lowercasing the key may fold two non-A types into one: both get the same empty answer)
+    if (found === 'nxdomain') return { set: undefined, rcode: RCODES.NXDOMAIN, records: [Buffer.alloc(0)], count: 0 };
+    // a known name has only A records: other types get an empty NOERROR
+    if (q.type !== 1) return { set: undefined, rcode: RCODES.NOERROR, records: [Buffer.alloc(0)], count: 0 };
+    const all = found.addresses;
+    if (end + all.length * A_RECORD_BYTES > CLASSIC_UDP_LIMIT) return undefined;
+    const records = all.map((_, start) => answerRecords([...all.slice(start), ...all.slice(0, start)]));
+    return { set: found, rcode: RCODES.NOERROR, records, count: all.length };
   }
 
   /** The common case — one plain question for a cluster name — read and written by hand. */
