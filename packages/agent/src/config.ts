@@ -18,6 +18,13 @@ export interface AgentConfig {
   labels: Record<string, string>;
   dockerSocket: string;
   dnsPort: number;
+  /**
+   * Processes answering DNS besides the agent's own (they share its UDP socket, so other cores
+   * help under load); default: one per core beyond the first, at most 3.
+   */
+  dnsWorkers?: number | undefined;
+  /** What a DNS worker process runs: the agent's own entry (bin.js, or the bundle). None: no workers. */
+  dnsWorkerScript?: string | undefined;
   nodeId?: string | undefined;
 }
 
@@ -69,7 +76,7 @@ export async function loadNodeId(dataDir: string, given: string | undefined): Pr
 }
 
 /** The keys of the agent's config file (YAML or JSON), each the long form of a flag. */
-const FILE_KEYS = ['cluster', 'nats', 'natsUser', 'advertise', 'underlayDevice', 'dataDir', 'labels', 'dockerSocket', 'dnsPort', 'nodeId'] as const;
+const FILE_KEYS = ['cluster', 'nats', 'natsUser', 'advertise', 'underlayDevice', 'dataDir', 'labels', 'dockerSocket', 'dnsPort', 'dnsWorkers', 'nodeId'] as const;
 
 /**
  * Reads the agent's config file: every key optional, unknown keys and wrong types refused with
@@ -118,6 +125,10 @@ export function parseAgentConfigFile(text: string, file: string): Partial<AgentC
       case 'dnsPort':
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new ShoalError('bad_config', `${file}: dnsPort: expected a port number, got ${JSON.stringify(v)}`);
         out.dnsPort = v;
+        break;
+      case 'dnsWorkers':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 16) throw new ShoalError('bad_config', `${file}: dnsWorkers: expected a whole number from 0 to 16, got ${JSON.stringify(v)}`);
+        out.dnsWorkers = v;
         break;
       case 'labels':
         if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ShoalError('bad_config', `${file}: labels: expected a mapping of label to value`);

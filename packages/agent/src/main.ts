@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
@@ -25,6 +24,11 @@ const program = new Command('shoal-agent')
   .option('--data-dir <dir>', `where the agent keeps its node id and last assignment (default ${AGENT_DEFAULTS.dataDir})`)
   .option('--docker-socket <path>', `the host's Docker socket (default ${AGENT_DEFAULTS.dockerSocket})`)
   .option('--dns-port <port>', `port of the resolver on the gateway bridge (default ${AGENT_DEFAULTS.dnsPort})`, (v) => Number(v))
+  .option('--dns-workers <n>', 'processes answering DNS besides the agent (default: one per core beyond the first, at most 3)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 16) throw new InvalidArgumentError(`expected a whole number from 0 to 16, got "${v}"`);
+    return n;
+  })
   .option('--node-id <id>', 'fix the node id (default: generated once, kept in the data dir)')
   .option('--label <key=value>', 'node label (repeat for several)', label)
   .addHelpText('after', '\nThe NATS password is read from SHOAL_NATS_PASSWORD.\n\nExample:\n  shoal-agent --cluster prod --nats nats://10.1.0.1:4222 --label zone=eu');
@@ -40,6 +44,7 @@ const o = program.opts<{
   dataDir?: string;
   dockerSocket?: string;
   dnsPort?: number;
+  dnsWorkers?: number;
   nodeId?: string;
   label?: Record<string, string>;
 }>();
@@ -67,6 +72,9 @@ const config: AgentConfig = {
   labels: { ...file.labels, ...o.label },
   dockerSocket: o.dockerSocket ?? file.dockerSocket ?? AGENT_DEFAULTS.dockerSocket,
   dnsPort: o.dnsPort ?? file.dnsPort ?? AGENT_DEFAULTS.dnsPort,
+  dnsWorkers: o.dnsWorkers ?? file.dnsWorkers,
+  // a worker runs this same entry again (see bin.ts)
+  dnsWorkerScript: process.argv[1],
   nodeId: o.nodeId ?? file.nodeId,
 };
 const logger = pino({ name: 'shoal-agent' });

@@ -1,8 +1,9 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
-import type { AnswerSet, DnsTable } from './table.js';
+import type { AnswerSet, DnsClient, DnsTable, NameRecord } from './table.js';
 
 export interface Upstream {
   address: string;
@@ -20,6 +21,30 @@ export interface DnsServerOptions {
   /** Per upstream try. */
   upstreamTimeoutMs?: number;
   onError?: (err: unknown) => void;
+  /**
+   * Other processes answering UDP from the same socket, so that more than one core answers:
+   * `script` is forked with SHOAL_DNS_WORKER=1 in its environment and must then call
+   * serveDnsWorker (the agent's own entry does). Each gets every table change. TCP stays here.
+   */
+  workers?: { count: number; script: string };
+}
+
+/** Set in a worker's environment: the forked script serves DNS instead of being itself. */
+export const DNS_WORKER_ENV = 'SHOAL_DNS_WORKER';
+
+/** Parent → worker. */
+export type WorkerRequest =
+  | { kind: 'table'; version: number; records: readonly NameRecord[]; clients: readonly DnsClient[] }
+  | { kind: 'socket'; address: string; upstreams: readonly Upstream[]; upstreamTimeoutMs: number }
+  | { kind: 'count' };
+/** Worker → parent. */
+export type WorkerReply = { kind: 'applied'; version: number } | { kind: 'ready' } | { kind: 'count'; answered: number };
+
+interface Worker {
+  child: ChildProcess;
+  applied: number;
+  /** Answered once: only a worker that did is replaced when it exits, or a broken one would loop. */
+  ready: boolean;
 }
 
 /** Response codes travel in the low four bits of the flags word. */
@@ -191,6 +216,14 @@ export class DnsServer {
   /** client address → question (wire name, lowercased, and type) → how to answer it */
   readonly #kept = new Map<string, Map<string, Kept>>();
   #keptVersion = -1;
+  /** UDP queries this process answered, for a look at how the work is shared. */
+  #answered = 0;
+  #workers: Worker[] = [];
+  /** Table changes sent to the workers; each acknowledges the ones it applied. */
+  #sent = 0;
+  #syncWaiters: (() => void)[] = [];
+  #unsubscribe: (() => void) | undefined;
+  #stopping = false;
 
   constructor(private readonly options: DnsServerOptions) {
     this.#timeout = options.upstreamTimeoutMs ?? 2000;
@@ -211,8 +244,30 @@ export class DnsServer {
     });
     this.#udp = udp;
     this.#port = udp.address().port;
+    this.adopt(udp);
+    const tcp = createServer((sock) => this.serveTcp(sock));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.#port, this.options.address, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    tcp.on('error', (err) => this.options.onError?.(err));
+    this.#tcp = tcp;
+
+    const workers = this.options.workers;
+    if (workers && workers.count > 0) {
+      this.#unsubscribe = this.options.table.onReplace((records, clients) => this.sendTable(records, clients));
+      await Promise.all(Array.from({ length: workers.count }, () => this.startWorker(workers.script)));
+    }
+  }
+
+  /** Answers UDP queries arriving on a bound socket: this server's own, or one a worker was handed. */
+  adopt(udp: Socket): void {
     udp.on('error', (err) => this.options.onError?.(err));
     udp.on('message', (msg, rinfo) => {
+      this.#answered++;
       // cluster names are answered at once, without a promise per query
       const quick = this.answerKept(msg, rinfo.address) ?? this.answerPlain(msg, rinfo.address, 'udp');
       if (quick) {
@@ -225,20 +280,118 @@ export class DnsServer {
         })
         .catch((err: unknown) => this.options.onError?.(err));
     });
+  }
 
-    const tcp = createServer((sock) => this.serveTcp(sock));
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(this.#port, this.options.address, () => {
-        tcp.off('error', reject);
-        resolve();
+  /** UDP queries this process answered. */
+  get answered(): number {
+    return this.#answered;
+  }
+
+  /** UDP queries answered so far: by this process, then by each worker. */
+  async answeredBy(): Promise<number[]> {
+    const counts = await Promise.all(
+      this.#workers.map(
+        (w) =>
+          new Promise<number>((resolve) => {
+            const timer = setTimeout(() => resolve(NaN), 5000);
+            const onMessage = (m: WorkerReply): void => {
+              if (m.kind !== 'count') return;
+              clearTimeout(timer);
+              w.child.off('message', onMessage);
+              resolve(m.answered);
+            };
+            w.child.on('message', onMessage);
+            w.child.send({ kind: 'count' } satisfies WorkerRequest);
+          }),
+      ),
+    );
+    return [this.#answered, ...counts];
+  }
+
+  /** This process's pid, then each live worker's. */
+  workerPids(): number[] {
+    return [process.pid, ...this.#workers.map((w) => w.child.pid ?? 0)];
+  }
+
+  /** Resolves once every worker answers from the table as it is now. */
+  synced(): Promise<void> {
+    if (this.#workers.every((w) => w.applied >= this.#sent)) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+  }
+
+  private sendTable(records: readonly NameRecord[], clients: readonly DnsClient[]): void {
+    const msg: WorkerRequest = { kind: 'table', version: ++this.#sent, records, clients };
+    for (const w of this.#workers) if (w.child.connected) w.child.send(msg);
+  }
+
+  private checkSynced(): void {
+    if (!this.#workers.every((w) => w.applied >= this.#sent)) return;
+    for (const resolve of this.#syncWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Forks one worker, gives it the table and then the socket, and waits until it answers. A
+   * worker that exits is replaced after a second; until then this process answers alone.
+   */
+  private async startWorker(script: string): Promise<void> {
+    const udp = this.#udp;
+    if (!udp || this.#stopping) return;
+    const child = fork(script, [], { env: { ...process.env, [DNS_WORKER_ENV]: '1' }, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const worker: Worker = { child, applied: 0, ready: false };
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('a DNS worker did not start within 10 s')), 10_000);
+      child.on('message', (m: WorkerReply) => {
+        if (m.kind === 'ready') {
+          clearTimeout(timer);
+          worker.ready = true;
+          resolve();
+        } else if (m.kind === 'applied') {
+          worker.applied = Math.max(worker.applied, m.version);
+          this.checkSynced();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`a DNS worker exited with code ${code ?? 'null'}`));
       });
     });
-    tcp.on('error', (err) => this.options.onError?.(err));
-    this.#tcp = tcp;
+    child.on('exit', () => {
+      this.#workers = this.#workers.filter((w) => w !== worker);
+      this.checkSynced();
+      if (this.#stopping || !worker.ready) return;
+      this.options.onError?.(new Error('a DNS worker exited; starting another in 1 s'));
+      setTimeout(() => void this.startWorker(script).catch((err: unknown) => this.options.onError?.(err)), 1000).unref();
+    });
+    child.on('error', (err) => this.options.onError?.(err));
+    const { records, clients } = this.options.table.contents();
+    // the table first, under the current version, then the socket: its first answer is current
+    child.send({ kind: 'table', version: this.#sent, records, clients } satisfies WorkerRequest);
+    child.send({ kind: 'socket', address: this.options.address, upstreams: this.options.upstreams, upstreamTimeoutMs: this.#timeout } satisfies WorkerRequest, udp);
+    this.#workers.push(worker);
+    try {
+      await ready;
+    } catch (err) {
+      child.kill();
+      this.options.onError?.(err);
+    }
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#unsubscribe?.();
+    const workers = this.#workers;
+    this.#workers = [];
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+            w.child.once('exit', () => resolve());
+            w.child.kill();
+          }),
+      ),
+    );
+    for (const resolve of this.#syncWaiters.splice(0)) resolve();
     const udp = this.#udp;
     const tcp = this.#tcp;
     this.#udp = undefined;

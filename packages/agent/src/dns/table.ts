@@ -56,6 +56,9 @@ export class DnsTable {
   /** Rotation positions carried over a replace, so a new table does not restart every rotation. */
   readonly #turns = new Map<string, number>();
   #version = 0;
+  #records: readonly NameRecord[] = [];
+  #clientList: readonly DnsClient[] = [];
+  readonly #listeners = new Set<(records: readonly NameRecord[], clients: readonly DnsClient[]) => void>();
 
   /** Moves on every replace: whoever keeps answers derived from the table drops them then. */
   get version(): number {
@@ -69,6 +72,8 @@ export class DnsTable {
     for (const [key, set] of this.#answers) this.#turns.set(key, set.turn % Math.max(1, set.addresses.length));
     this.#answers.clear();
     this.#version++;
+    this.#records = records;
+    this.#clientList = clients;
     for (const r of records) {
       let net = this.#names.get(r.network);
       if (!net) this.#names.set(r.network, (net = new Map<string, string[]>()));
@@ -78,6 +83,18 @@ export class DnsTable {
       net.set(key, list);
     }
     for (const c of clients) this.#clients.set(c.address, { networks: c.networks, scope: [...c.networks].sort().join(',') });
+    for (const listener of this.#listeners) listener(records, clients);
+  }
+
+  /** What the last replace was given: a copy of the table elsewhere starts from it. */
+  contents(): { records: readonly NameRecord[]; clients: readonly DnsClient[] } {
+    return { records: this.#records, clients: this.#clientList };
+  }
+
+  /** Calls the listener after every replace, with what was given; returns how to stop. */
+  onReplace(listener: (records: readonly NameRecord[], clients: readonly DnsClient[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /**
