@@ -7,6 +7,7 @@
 // both, alternating which goes first; dnsperf runs from inside the client's network namespace,
 // saturated (4 clients, 100 outstanding) and at a fixed rate for the p99. Target (issue 5):
 // ≥ 1.0× Docker's q/s, p99 < 2 ms at 50k q/s. A script that prints figures, never a test.
+// Env: BENCH_ROUNDS, BENCH_SECONDS, BENCH_DNS_QPS (the fixed rate), BENCH_DNS_WORKERS.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
@@ -22,6 +23,8 @@ import { dnsperf, median, resolve as dig } from './lib/probe.mjs';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const FIXED_QPS = Number(process.env.BENCH_DNS_QPS ?? 50_000);
+// the agent's --dns-workers (processes answering besides the agent); unset: the agent's default
+const WORKERS = process.env.BENCH_DNS_WORKERS;
 const LAB = 'bdns';
 const CLUSTER = 'bdnsq';
 const NATS_PORT = 14291;
@@ -84,7 +87,7 @@ try {
   await until('nats-server', () => probePort(lab.state.gateway, NATS_PORT));
   const url = `nats://${lab.state.gateway}:${NATS_PORT}`;
   nc = await connect({ servers: url });
-  const [cmd, ...args] = lab.commandIn('h1', [process.execPath, AGENT_BIN, '--cluster', CLUSTER, '--nats', url, '--data-dir', '/var/lib/shoal/agent']);
+  const [cmd, ...args] = lab.commandIn('h1', [process.execPath, AGENT_BIN, '--cluster', CLUSTER, '--nats', url, '--data-dir', '/var/lib/shoal/agent', ...(WORKERS === undefined ? [] : ['--dns-workers', WORKERS])]);
   children.push(spawn(cmd, args, { stdio: 'ignore' }));
   manager = new Manager({ cluster: CLUSTER, id: 1, peers: new Map([[1, { host: '127.0.0.1', port: RAFT_PORT }]]), dataDir: join(dir, 'c1'), bus: natsBus(nc), heartbeatPeriodMs: 1000, missedHeartbeats: 3 });
   await manager.start();
@@ -140,7 +143,7 @@ const done = { shoal: m('shoal', 'answered'), docker: m('docker', 'answered') };
 const f0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 console.log('');
-console.log(`DNS on one lab host, dnsperf from inside a client container, ${SECONDS} s per run, median of ${ROUNDS} alternating rounds`);
+console.log(`DNS on one lab host, dnsperf from inside a client container, ${SECONDS} s per run, median of ${ROUNDS} alternating rounds; agent --dns-workers ${WORKERS ?? 'default'}`);
 console.log(`(load average during the runs: ${runs.shoal.concat(runs.docker).map((r) => r.load.toFixed(1)).join(' ')}; 2 shared cores, dnsperf needs one)`);
 console.log('');
 console.log('metric                                  Docker    Shoal    ratio   target            met?');
