@@ -1,4 +1,6 @@
 import { createSocket } from 'node:dgram';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,7 +152,8 @@ describe('DNS resolver with a worker process', () => {
 
   beforeAll(async () => {
     table.replace([{ network: 'front', name: 'web', addresses: WEB }], [{ address: '127.0.0.2', networks: ['front'] }]);
-    server = new DnsServer({ table, address: '127.0.0.1', port: 0, upstreams: [], workers: { count: 1, script: WORKER } });
+    // busyQps 0: the worker reads the socket from the start, whatever the rate
+    server = new DnsServer({ table, address: '127.0.0.1', port: 0, upstreams: [], workers: { count: 1, script: WORKER, busyQps: 0 } });
     await server.start();
   });
 
@@ -186,5 +189,51 @@ describe('DNS resolver with a worker process', () => {
     table.replace([{ network: 'front', name: 'web', addresses: ['10.0.1.4'] }], [{ address: '127.0.0.2', networks: ['front'] }]);
     await server.synced();
     for (const r of await burst('web', 200)) expect(r).toEqual(['10.0.1.4']);
+  });
+});
+
+// With the default threshold the worker reads only while the resolver is busy: one query after
+// another is answered by the resolver alone, in strict round-robin; a flood brings the worker in.
+describe('DNS resolver handing its socket to a worker under load', () => {
+  const WORKER = fileURLToPath(new URL('../packages/agent/dist/bin.js', import.meta.url));
+  const table = new DnsTable();
+  let server: DnsServer;
+
+  async function digFirst(): Promise<string> {
+    const r = await run('dig', ['@127.0.0.1', '-p', String(server.port), '-b', '127.0.0.2', '+time=2', '+tries=1', '+short', 'web']);
+    return r.stdout.trim().split('\n')[0] ?? '';
+  }
+
+  beforeAll(async () => {
+    table.replace([{ network: 'front', name: 'web', addresses: WEB }], [{ address: '127.0.0.2', networks: ['front'] }]);
+    server = new DnsServer({ table, address: '127.0.0.1', port: 0, upstreams: [], workers: { count: 1, script: WORKER, busyQps: 2000 } });
+    await server.start();
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('answers queries one after another alone, rotating strictly; a flood makes the worker read too, and quiet takes it back', async () => {
+    const [, workerBefore] = await server.answeredBy();
+    const firsts: string[] = [];
+    for (let i = 0; i < 6; i++) firsts.push(await digFirst());
+    // every query moved the one rotation: each address leads in turn
+    expect(firsts.slice(0, 3).sort()).toEqual(WEB);
+    expect(firsts.slice(3)).toEqual(firsts.slice(0, 3));
+    expect(server.sharing).toBe(false);
+    expect((await server.answeredBy())[1]).toBe(workerBefore);
+
+    const queries = `${tmpdir()}/shoal-dns-test-${process.pid}.txt`;
+    await writeFile(queries, 'web A\n');
+    const perf = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(server.port), '-a', '127.0.0.2', '-d', queries, '-l', '3', '-c', '4', '-q', '50', '-t', '2']);
+    await rm(queries, { force: true });
+    expect(perf.stdout).toMatch(/Queries completed:\s+[1-9]/);
+    const [, workerAfter] = await server.answeredBy();
+    expect((workerAfter ?? 0) - (workerBefore ?? 0)).toBeGreaterThan(0);
+    await eventually('the worker to let the socket go', () => (server.sharing ? undefined : true), 10_000);
+    const [, workerQuiet] = await server.answeredBy();
+    for (let i = 0; i < 3; i++) await digFirst();
+    expect((await server.answeredBy())[1]).toBe(workerQuiet);
   });
 });

@@ -19,9 +19,9 @@ export interface AgentConfig {
   dockerSocket: string;
   dnsPort: number;
   /**
-   * Processes answering DNS besides the agent's own (they share its UDP socket, so other cores
-   * help under load). Default 0: each process rotates answers on its own, so with workers two
-   * queries in a row may get the same order (the addresses still take turns evenly overall).
+   * Processes answering DNS besides the agent's own: they share its UDP socket while the agent
+   * answers 5,000 queries/s or more, so other cores help under load (see DnsServerOptions.workers).
+   * Default: one per core beyond the first, at most 3.
    */
   dnsWorkers?: number | undefined;
   /** What a DNS worker process runs: the agent's own entry (bin.js, or the bundle). None: no workers. */

@@ -25,8 +25,11 @@ export interface DnsServerOptions {
    * Other processes answering UDP from the same socket, so that more than one core answers:
    * `script` is forked with SHOAL_DNS_WORKER=1 in its environment and must then call
    * serveDnsWorker (the agent's own entry does). Each gets every table change. TCP stays here.
+   * Each process rotates answers on its own, so the workers read the socket only while this
+   * process answers `busyQps` queries/s or more (default 5,000; 0: always): a client asking
+   * one query after another still sees strict round-robin, a flood is spread over the cores.
    */
-  workers?: { count: number; script: string };
+  workers?: { count: number; script: string; busyQps?: number };
 }
 
 /** Set in a worker's environment: the forked script serves DNS instead of being itself. */
@@ -35,7 +38,11 @@ export const DNS_WORKER_ENV = 'SHOAL_DNS_WORKER';
 /** Parent → worker. */
 export type WorkerRequest =
   | { kind: 'table'; version: number; records: readonly NameRecord[]; clients: readonly DnsClient[] }
-  | { kind: 'socket'; address: string; upstreams: readonly Upstream[]; upstreamTimeoutMs: number }
+  | { kind: 'init'; address: string; upstreams: readonly Upstream[]; upstreamTimeoutMs: number }
+  /** comes with the socket's handle: read it too */
+  | { kind: 'socket' }
+  /** stop reading the socket (this process answers alone again) */
+  | { kind: 'release' }
   | { kind: 'count' };
 /** Worker → parent. */
 export type WorkerReply = { kind: 'applied'; version: number } | { kind: 'ready' } | { kind: 'count'; answered: number };
@@ -45,7 +52,14 @@ interface Worker {
   applied: number;
   /** Answered once: only a worker that did is replaced when it exits, or a broken one would loop. */
   ready: boolean;
+  /** Whether it was handed the socket (and not told to release it since). */
+  reading: boolean;
 }
+
+/** How often the resolver looks at its own rate to decide whether the workers read too. */
+const LOAD_TICK_MS = 250;
+/** Quiet ticks (under a quarter of busyQps) before the workers stop reading: 2 s. */
+const QUIET_TICKS = 8;
 
 /** Response codes travel in the low four bits of the flags word. */
 const RCODES = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
@@ -224,6 +238,9 @@ export class DnsServer {
   #syncWaiters: (() => void)[] = [];
   #unsubscribe: (() => void) | undefined;
   #stopping = false;
+  /** Whether the workers read the socket now. */
+  #sharing = false;
+  #loadTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: DnsServerOptions) {
     this.#timeout = options.upstreamTimeoutMs ?? 2000;
@@ -259,8 +276,51 @@ export class DnsServer {
     const workers = this.options.workers;
     if (workers && workers.count > 0) {
       this.#unsubscribe = this.options.table.onReplace((records, clients) => this.sendTable(records, clients));
+      const busy = workers.busyQps ?? 5000;
+      this.#sharing = busy <= 0;
       await Promise.all(Array.from({ length: workers.count }, () => this.startWorker(workers.script)));
+      if (busy > 0) this.watchLoad(busy);
     }
+  }
+
+  /** Hands the socket to the workers while this process is busy, and takes it back when it is not. */
+  private watchLoad(busyQps: number): void {
+    let last = this.#answered;
+    let quiet = 0;
+    this.#loadTimer = setInterval(() => {
+      const rate = ((this.#answered - last) * 1000) / LOAD_TICK_MS;
+      last = this.#answered;
+      if (!this.#sharing) {
+        if (rate >= busyQps) this.share(true);
+        return;
+      }
+      // sharing, this process sees only its part of the flood: stop when even that is small
+      quiet = rate < busyQps / 4 ? quiet + 1 : 0;
+      if (quiet >= QUIET_TICKS) {
+        quiet = 0;
+        this.share(false);
+      }
+    }, LOAD_TICK_MS);
+    this.#loadTimer.unref();
+  }
+
+  private share(on: boolean): void {
+    this.#sharing = on;
+    for (const w of this.#workers) this.handTo(w);
+  }
+
+  /** Gives a worker the socket, or takes it back, as #sharing says. */
+  private handTo(w: Worker): void {
+    const udp = this.#udp;
+    if (!udp || !w.ready || !w.child.connected || w.reading === this.#sharing) return;
+    w.reading = this.#sharing;
+    if (this.#sharing) w.child.send({ kind: 'socket' } satisfies WorkerRequest, udp);
+    else w.child.send({ kind: 'release' } satisfies WorkerRequest);
+  }
+
+  /** Whether the workers read the socket now (see DnsServerOptions.workers). */
+  get sharing(): boolean {
+    return this.#sharing;
   }
 
   /** Answers UDP queries arriving on a bound socket: this server's own, or one a worker was handed. */
@@ -337,7 +397,7 @@ export class DnsServer {
     const udp = this.#udp;
     if (!udp || this.#stopping) return;
     const child = fork(script, [], { env: { ...process.env, [DNS_WORKER_ENV]: '1' }, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    const worker: Worker = { child, applied: 0, ready: false };
+    const worker: Worker = { child, applied: 0, ready: false, reading: false };
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('a DNS worker did not start within 10 s')), 10_000);
       child.on('message', (m: WorkerReply) => {
@@ -364,12 +424,13 @@ export class DnsServer {
     });
     child.on('error', (err) => this.options.onError?.(err));
     const { records, clients } = this.options.table.contents();
-    // the table first, under the current version, then the socket: its first answer is current
+    // the table before the socket (handTo, once ready): its first answer is current
+    child.send({ kind: 'init', address: this.options.address, upstreams: this.options.upstreams, upstreamTimeoutMs: this.#timeout } satisfies WorkerRequest);
     child.send({ kind: 'table', version: this.#sent, records, clients } satisfies WorkerRequest);
-    child.send({ kind: 'socket', address: this.options.address, upstreams: this.options.upstreams, upstreamTimeoutMs: this.#timeout } satisfies WorkerRequest, udp);
     this.#workers.push(worker);
     try {
       await ready;
+      this.handTo(worker);
     } catch (err) {
       child.kill();
       this.options.onError?.(err);
@@ -378,6 +439,7 @@ export class DnsServer {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#loadTimer);
     this.#unsubscribe?.();
     const workers = this.#workers;
     this.#workers = [];
