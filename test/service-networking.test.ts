@@ -216,4 +216,47 @@ describe('service networking across three hosts, through a real coordinator', ()
       for (let i = 0; i < 3; i++) expect((await dig(client, 'tasks.shop_web')).sort()).toEqual(want);
     }
   });
+
+  it("disconnects one service from an overlay at run time: its container loses the interface and the name, the same host's other task keeps both", async () => {
+    // one web replica per host again (the scale test above left one)
+    await scaleTo(3);
+    const client = running('shop_client')[0];
+    if (!client) throw new Error('no client');
+    const host = hostOf(client);
+    const neighbour = running('shop_web').find((t) => hostOf(t) === host);
+    const remote = running('shop_web').find((t) => hostOf(t) !== host);
+    if (!neighbour || !remote) throw new Error(`need a web task on ${host} and one elsewhere`);
+    const clientAddress = addressOn(client, 'shop_a');
+    const containerOf = async (t: Task): Promise<string> =>
+      (await h.lab.exec(hostOf(t), ['sh', '-c', `docker inspect -f "{{.Id}} {{.State.StartedAt}}" $(docker ps -q -f label=io.shoal.task.id=${t.id})`])).stdout.trim();
+    const before = await containerOf(client);
+    expect((await inTask(client, 'ip -o -4 addr')).out).toContain(` ${clientAddress}/`);
+    await eventually('the client resolvable on a', async () => ((await dig(neighbour, 'tasks.shop_client')).includes(clientAddress) ? true : undefined), 30_000);
+    expect(await dig(neighbour, 'shop_client')).toHaveLength(1); // its VIP on a
+
+    await api('network.disconnect', { network: 'shop_a', service: 'shop_client' });
+
+    // read inside the container's namespace: no interface holds the address any more, no macvlan is left
+    await eventually('the client container without its interface on a', async () => ((await inTask(client, 'ip -o -4 addr')).out.includes(` ${clientAddress}/`) ? undefined : true), 30_000);
+    const links = await h.lab.exec(host, ['sh', '-c', `nsenter -t $(docker inspect -f "{{.State.Pid}}" $(docker ps -q -f label=io.shoal.task.id=${client.id})) -n ip -d -o link show`]);
+    expect(links.stdout).not.toMatch(/macvlan/);
+    // the same container, never restarted
+    expect(await containerOf(client)).toBe(before);
+    // the other task on that host keeps the network: its interface, a remote replica, the names
+    expect((await inTask(neighbour, 'ip -o -4 addr')).out).toContain(` ${addressOn(neighbour, 'shop_a')}/`);
+    expect((await inTask(neighbour, `ping -c 1 -W 3 ${addressOn(remote, 'shop_a')}`)).code).toBe(0);
+    await eventually("the client's names gone from a", async () => ((await dig(neighbour, 'tasks.shop_client')).length === 0 ? true : undefined), 30_000);
+    expect(await dig(neighbour, 'shop_client')).toEqual([]);
+    expect((await dig(neighbour, 'tasks.shop_web')).sort()).toEqual(running('shop_web').map((t) => addressOn(t, 'shop_a')).sort());
+    // and no host's kernel keeps an FDB or neighbour entry for the client's address on a
+    const clientMac = client.attachments.find((a) => a.networkId === networkId('shop_a'))?.mac ?? '';
+    expect(clientMac).not.toBe('');
+    await eventually('kernel tables to match the store without the client', () => tablesExact('shop_a'), 30_000);
+    const vni = store().networkByName('shop_a')?.allocation?.vni ?? 0;
+    for (const other of ['h1', 'h2', 'h3'].filter((x) => x !== host)) {
+      const t = await kernelTables(other, vni);
+      expect(t.fdb.join(' ')).not.toContain(clientMac);
+      expect(t.neigh.join(' ')).not.toContain(`${clientAddress}=`);
+    }
+  });
 });

@@ -91,6 +91,7 @@ export class Agent {
       port: c.dnsPort,
       upstreams: await hostUpstreams(),
       onError: (err) => this.log.warn('dns error', { err: String(err) }),
+      ...(c.dnsWorkerScript ? { workers: { count: c.dnsWorkers ?? Math.max(0, Math.min(3, cpus().length - 1)), script: c.dnsWorkerScript } } : {}),
     });
     await this.#dns.start();
     const overlay = new OverlayDriver(this.kernel, { localAddress: underlay.address, underlayDevice: c.underlayDevice ?? underlay.device });

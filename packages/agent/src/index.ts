@@ -4,7 +4,7 @@ export type { OverlaySpec, OverlayHost, LocalEndpoint, RemoteEndpoint, OverlayKe
 export { localKernel, succeeds } from './kernel.js';
 export type { Kernel } from './kernel.js';
 export { DnsTable, isClusterName } from './dns/table.js';
-export type { NameRecord, DnsClient, Lookup } from './dns/table.js';
+export type { NameRecord, DnsClient, Lookup, AnswerSet } from './dns/table.js';
 export { DnsServer } from './dns/server.js';
 export type { DnsServerOptions, Upstream } from './dns/server.js';
 export { Agent, AGENT_VERSION } from './agent.js';

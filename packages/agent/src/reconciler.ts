@@ -51,9 +51,11 @@ function plainAddress(withPrefix: string): string {
   return withPrefix.split('/')[0] ?? withPrefix;
 }
 
-/** Overlay interfaces follow the gateway bridge's eth0, in the order of the task's attachments. */
-function ifnameFor(index: number): string {
-  return `eth${index + 1}`;
+/** A new overlay interface takes the first ethN (N ≥ 1: eth0 is the gateway bridge's) the container does not use. */
+function freeIfname(taken: Set<string>): string {
+  let n = 1;
+  while (taken.has(`eth${n}`)) n++;
+  return `eth${n}`;
 }
 
 /**
@@ -73,6 +75,8 @@ export class Reconciler {
    * polite SIGTERM) must not turn the task's "failed" into "complete".
    */
   readonly #unhealthy = new Map<string, TaskReport>();
+  /** Containers that hold (or held) overlay interfaces: those a pass looks into for ones to take out. */
+  readonly #overlaid = new Set<string>();
 
   constructor(private readonly o: ReconcilerOptions) {
     this.#now = o.now ?? (() => new Date());
@@ -101,6 +105,7 @@ export class Reconciler {
 
     const present = new Set([...byTask.values()].map((c) => c.id));
     for (const id of this.#unhealthy.keys()) if (!present.has(id)) this.#unhealthy.delete(id);
+    for (const id of this.#overlaid) if (!present.has(id)) this.#overlaid.delete(id);
     for (const [taskId, c] of byTask) {
       if (wanted.has(taskId)) continue;
       await this.o.executor.stop(c.id);
@@ -240,14 +245,7 @@ export class Reconciler {
       c = await this.o.executor.inspect(id);
       if (!c) throw new Error(`container ${id} vanished right after it started`);
     }
-    let overlayIndex = 0;
-    for (const a of task.attachments) {
-      const n = nets.overlays.get(a.networkId);
-      if (!n || !c.running) continue;
-      const ifname = ifnameFor(overlayIndex++);
-      if (await this.o.overlay.isAttached(c.pid, ifname)) continue;
-      await this.o.overlay.attach({ vni: n.vni ?? 0, subnet: n.subnet, gateway: n.gateway }, { id: `${task.taskId}.${a.networkId}`, address: plainAddress(a.address), pid: c.pid, ifname });
-    }
+    if (c.running && !task.networkMode) await this.plugOverlays(task, c, nets);
     const ports = c.ports.length > 0 ? { ports: c.ports } : {};
     if (c.health === 'starting') return this.report(task.taskId, 'starting', 'waiting for the healthcheck to pass', { containerId: c.id, ...ports });
     if (c.health === 'unhealthy') {
@@ -260,6 +258,42 @@ export class Reconciler {
     }
     // Reported every pass; the agent sends only what changed.
     return this.report(task.taskId, 'running', 'started', { containerId: c.id, ...ports });
+  }
+
+  /**
+   * Makes the container's overlay interfaces exactly its overlay attachments, without restarting
+   * it: an interface of a network the task left (`network disconnect`) is taken out, one it
+   * joined is plugged in. Interfaces are known by the network attach wrote on them; one made
+   * before that (no network on it) is kept if it holds an attachment's address.
+   */
+  private async plugOverlays(task: TaskAssignment, c: TaskContainer, nets: Networks): Promise<void> {
+    const want = task.attachments.filter((a) => nets.overlays.has(a.networkId));
+    // a container that never had an overlay interface is not looked into on every pass
+    if (want.length === 0 && !this.#overlaid.has(c.id)) return;
+    const seen = await this.o.overlay.links(c.pid);
+    const held = new Set<string>();
+    const taken = new Set(seen.ifnames);
+    for (const link of seen.overlays) {
+      const a = want.find((w) => (link.networkId === undefined || w.networkId === link.networkId) && link.addresses.includes(plainAddress(w.address)));
+      if (a && !held.has(a.networkId)) {
+        held.add(a.networkId);
+      } else if (link.networkId !== undefined) {
+        await this.o.overlay.detach(c.pid, link.ifname);
+        taken.delete(link.ifname);
+      }
+    }
+    if (want.length === 0) this.#overlaid.delete(c.id);
+    else this.#overlaid.add(c.id);
+    for (const a of want) {
+      const n = nets.overlays.get(a.networkId);
+      if (!n || held.has(a.networkId)) continue;
+      const ifname = freeIfname(taken);
+      taken.add(ifname);
+      await this.o.overlay.attach(
+        { vni: n.vni ?? 0, subnet: n.subnet, gateway: n.gateway },
+        { id: `${task.taskId}.${a.networkId}`, address: plainAddress(a.address), pid: c.pid, ifname, networkId: a.networkId },
+      );
+    }
   }
 
   /** Each running task gets the VIPs of the networks it is on; rules change as backends do. */

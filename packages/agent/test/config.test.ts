@@ -23,12 +23,14 @@ describe('agent config file', () => {
 
   it('refuses a misspelt setting by name rather than ignoring it', () => {
     expect(() => parseAgentConfigFile('clustr: prod\n', '/etc/shoal/agent.yaml')).toThrowError(
-      '/etc/shoal/agent.yaml: unknown setting "clustr" — the settings are cluster, nats, natsUser, advertise, underlayDevice, dataDir, labels, dockerSocket, dnsPort, nodeId',
+      '/etc/shoal/agent.yaml: unknown setting "clustr" — the settings are cluster, nats, natsUser, advertise, underlayDevice, dataDir, labels, dockerSocket, dnsPort, dnsWorkers, nodeId',
     );
   });
 
   it('refuses wrong types and broken YAML, naming the key or the file', () => {
     expect(() => parseAgentConfigFile('dnsPort: "53"\n', 'f')).toThrowError('f: dnsPort: expected a port number, got "53"');
+    expect(() => parseAgentConfigFile('dnsWorkers: -1\n', 'f')).toThrowError('f: dnsWorkers: expected a whole number from 0 to 16, got -1');
+    expect(parseAgentConfigFile('dnsWorkers: 2\n', 'f').dnsWorkers).toBe(2);
     expect(() => parseAgentConfigFile('labels: [a, b]\n', 'f')).toThrowError(/labels: expected a mapping/);
     expect(() => parseAgentConfigFile('cluster: [\n', 'f')).toThrowError(/^f is not valid YAML/);
   });

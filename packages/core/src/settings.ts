@@ -46,7 +46,7 @@ export const setting = {
     return v;
   },
   /** A whole number in [min, max]; `what` names it in the message ("a port number"). */
-  integer(v: unknown, where: string, min: number, max: number, what = `a whole number between ${min} and ${max}`): number {
+  integer(v: unknown, where: string, min: number, max: number, what = `a whole number from ${min} to ${max}`): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`${where}: expected ${what}, got ${JSON.stringify(v)}`);
     return v;
   },

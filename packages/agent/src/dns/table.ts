@@ -17,6 +17,16 @@ export interface DnsClient {
   networks: readonly string[];
 }
 
+/**
+ * The sorted addresses one name stands for, shared by every client on the same networks, and
+ * where its rotation stands: one object per (networks, name), made once per table.
+ */
+export interface AnswerSet {
+  readonly addresses: readonly string[];
+  /** Rotation position: the next A answer starts at addresses[turn % length]. */
+  turn: number;
+}
+
 export type Lookup =
   | { kind: 'answer'; addresses: readonly string[] }
   /** a cluster name nobody holds: answer NXDOMAIN rather than leak the query upstream */
@@ -42,15 +52,28 @@ export class DnsTable {
   readonly #names = new Map<string, Map<string, string[]>>();
   readonly #clients = new Map<string, { networks: readonly string[]; scope: string }>();
   /** The sorted answer per (client's networks, name), made once per table, not per query. */
-  readonly #answers = new Map<string, readonly string[]>();
-  /** Round-robin position per (client's networks, name). */
-  readonly #rotation = new Map<string, number>();
+  readonly #answers = new Map<string, AnswerSet>();
+  /** Rotation positions carried over a replace, so a new table does not restart every rotation. */
+  readonly #turns = new Map<string, number>();
+  #version = 0;
+  #records: readonly NameRecord[] = [];
+  #clientList: readonly DnsClient[] = [];
+  readonly #listeners = new Set<(records: readonly NameRecord[], clients: readonly DnsClient[]) => void>();
+
+  /** Moves on every replace: whoever keeps answers derived from the table drops them then. */
+  get version(): number {
+    return this.#version;
+  }
 
   /** Replaces everything: the resolver is rebuilt from each assignment, never patched by hand. */
   replace(records: readonly NameRecord[], clients: readonly DnsClient[]): void {
     this.#names.clear();
     this.#clients.clear();
+    for (const [key, set] of this.#answers) this.#turns.set(key, set.turn % Math.max(1, set.addresses.length));
     this.#answers.clear();
+    this.#version++;
+    this.#records = records;
+    this.#clientList = clients;
     for (const r of records) {
       let net = this.#names.get(r.network);
       if (!net) this.#names.set(r.network, (net = new Map<string, string[]>()));
@@ -60,15 +83,27 @@ export class DnsTable {
       net.set(key, list);
     }
     for (const c of clients) this.#clients.set(c.address, { networks: c.networks, scope: [...c.networks].sort().join(',') });
+    for (const listener of this.#listeners) listener(records, clients);
+  }
+
+  /** What the last replace was given: a copy of the table elsewhere starts from it. */
+  contents(): { records: readonly NameRecord[]; clients: readonly DnsClient[] } {
+    return { records: this.#records, clients: this.#clientList };
+  }
+
+  /** Calls the listener after every replace, with what was given; returns how to stop. */
+  onReplace(listener: (records: readonly NameRecord[], clients: readonly DnsClient[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /**
-   * Only an A query moves the rotation: resolvers ask A and AAAA together, and two steps per
-   * lookup would hand a two-replica service the same first address every time.
+   * The answer set for a client's question, without moving its rotation: what the resolver
+   * keeps to answer the same question again without asking the table.
    */
-  lookup(clientAddress: string, qname: string, qtype = 'A'): Lookup {
+  resolve(clientAddress: string, qname: string): AnswerSet | 'nxdomain' | 'forward' {
     const client = this.#clients.get(clientAddress);
-    if (!client) return { kind: 'forward' };
+    if (!client) return 'forward';
     const name = normalise(qname);
     const key = `${client.scope}|${name}`;
     let found = this.#answers.get(key);
@@ -77,14 +112,25 @@ export class DnsTable {
       for (const network of client.networks) {
         for (const a of this.#names.get(network)?.get(name) ?? []) if (!all.includes(a)) all.push(a);
       }
-      found = all.sort(compareIpv4);
+      if (all.length === 0) return isClusterName(name) ? 'nxdomain' : 'forward';
       // names nobody holds are not kept: any name can be asked, and most go upstream
-      if (found.length > 0) this.#answers.set(key, found);
+      found = { addresses: all.sort(compareIpv4), turn: this.#turns.get(key) ?? 0 };
+      this.#answers.set(key, found);
     }
-    if (found.length === 0) return isClusterName(name) ? { kind: 'nxdomain' } : { kind: 'forward' };
-    const start = (this.#rotation.get(key) ?? 0) % found.length;
-    if (qtype === 'A') this.#rotation.set(key, start + 1);
-    return { kind: 'answer', addresses: start === 0 ? found : [...found.slice(start), ...found.slice(0, start)] };
+    return found;
+  }
+
+  /**
+   * Only an A query moves the rotation: resolvers ask A and AAAA together, and two steps per
+   * lookup would hand a two-replica service the same first address every time.
+   */
+  lookup(clientAddress: string, qname: string, qtype = 'A'): Lookup {
+    const found = this.resolve(clientAddress, qname);
+    if (found === 'forward' || found === 'nxdomain') return { kind: found };
+    const all = found.addresses;
+    const start = found.turn % all.length;
+    if (qtype === 'A') found.turn = start + 1;
+    return { kind: 'answer', addresses: start === 0 ? all : [...all.slice(start), ...all.slice(0, start)] };
   }
 }
 

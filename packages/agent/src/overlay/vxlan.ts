@@ -29,7 +29,20 @@ export interface LocalEndpoint {
   pid: number;
   /** The interface's name inside the container, e.g. eth0. */
   ifname: string;
+  /**
+   * The network the interface is on, written on it (its alias) so that a later pass knows which
+   * interface to take out when the task leaves that network.
+   */
+  networkId?: string;
 }
+
+/** What a container's network namespace holds: every interface name, and Shoal's overlay ones. */
+export interface ContainerLinks {
+  ifnames: string[];
+  overlays: { ifname: string; networkId: string | undefined; addresses: string[] }[];
+}
+
+const ALIAS_PREFIX = 'shoal:net=';
 
 export interface OverlayHost {
   /** This host's underlay address: the VXLAN source. */
@@ -165,6 +178,7 @@ export class OverlayDriver {
       await this.ip(spec.vni, 'link', 'set', tmp, 'netns', String(ep.pid));
       await inContainer('link', 'set', tmp, 'name', ep.ifname);
       await inContainer('addr', 'add', `${ep.address}/${prefixOf(spec.subnet)}`, 'dev', ep.ifname);
+      if (ep.networkId !== undefined) await inContainer('link', 'set', ep.ifname, 'alias', `${ALIAS_PREFIX}${ep.networkId}`);
       await inContainer('link', 'set', ep.ifname, 'up');
     } catch (err) {
       await this.ip(spec.vni, 'link', 'del', tmp).catch(() => undefined);
@@ -177,6 +191,26 @@ export class OverlayDriver {
   /** Whether the container already has its interface on this network (attach is then skipped). */
   async isAttached(pid: number, ifname: string): Promise<boolean> {
     return succeeds(this.kernel, ['nsenter', '-t', String(pid), '-n', 'ip', 'link', 'show', 'dev', ifname]);
+  }
+
+  /**
+   * The container's interfaces, read from its namespace: the overlay ones are the macvlans (an
+   * overlay endpoint is a macvlan of the network's VXLAN device), with the network written on
+   * them by attach (none on an interface made before the agent wrote it).
+   */
+  async links(pid: number): Promise<ContainerLinks> {
+    const out = await this.kernel.run(['nsenter', '-t', String(pid), '-n', 'ip', '-j', '-d', 'addr', 'show']);
+    const links = JSON.parse(out.trim() || '[]') as { ifname: string; ifalias?: string; linkinfo?: { info_kind?: string }; addr_info?: { family: string; local: string }[] }[];
+    return {
+      ifnames: links.map((l) => l.ifname),
+      overlays: links
+        .filter((l) => l.linkinfo?.info_kind === 'macvlan')
+        .map((l) => ({
+          ifname: l.ifname,
+          networkId: l.ifalias?.startsWith(ALIAS_PREFIX) ? l.ifalias.slice(ALIAS_PREFIX.length) : undefined,
+          addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local),
+        })),
+    };
   }
 
   /** The VNIs whose sandboxes exist on this host, to find those no task needs any more. */

@@ -20,8 +20,10 @@ export interface Bundle {
  * so a host needs only Node: one upload, and its hash says whether a host has it already.
  */
 const ENTRY = `
-const role = process.argv[2];
-process.argv.splice(2, 1);
+// a DNS worker, forked by the agent's resolver, runs this file again with no role
+const worker = process.env.SHOAL_DNS_WORKER === '1';
+const role = worker ? 'agent' : process.argv[2];
+if (!worker) process.argv.splice(2, 1);
 if (role === 'agent') await import('./packages/agent/dist/bin.js');
 else if (role === 'coordinator') await import('./packages/coordinator/dist/bin.js');
 else if (role === 'supervise') {
