@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStorage, MemoryHub, MemoryStorage, RaftDriver, RaftError, bootstrap } from 'raft-ts';
-import type { DriverOptions, Entry, NodeId, Snapshot } from 'raft-ts';
+import type { DriverOptions, Entry, HardState, Message, NodeId, Snapshot } from 'raft-ts';
 
 class SlowSyncStorage extends MemoryStorage {
   syncs = 0;
@@ -133,6 +133,59 @@ describe('RaftDriver on an in-memory transport', () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => leader.driver.propose(enc(`p${i}`))));
     expect(leader.sm.values).toHaveLength(50);
     expect(leader.storage.syncs - before).toBeLessThan(25);
+  });
+
+  it('64 proposals arriving in one turn are written and synced as one batch', async () => {
+    const { members } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    await leader.driver.propose(enc('warm'));
+    const before = leader.storage.syncs;
+    await Promise.all(Array.from({ length: 64 }, (_, i) => leader.driver.propose(enc(`b${i}`))));
+    expect(leader.sm.values).toHaveLength(65);
+    // One sync for the batch; a leader election or term change in between could add one more.
+    expect(leader.storage.syncs - before).toBeLessThanOrEqual(2);
+  });
+
+  it('acknowledgements and votes leave a member only after what they acknowledge is synced', async () => {
+    const ids = [1, 2, 3];
+    const hub = new MemoryHub();
+    // Per member, what its last completed sync made durable.
+    const durable = new Map<NodeId, { hs: HardState; last: number }>();
+    let acks = 0;
+    const violations: string[] = [];
+    const base = hub.transport();
+    for (const id of ids) {
+      class Tracked extends SlowSyncStorage {
+        override async sync(): Promise<void> {
+          const covered = { hs: this.hardState(), last: this.lastIndex() };
+          await super.sync();
+          durable.set(id, covered);
+        }
+      }
+      const storage = new Tracked();
+      bootstrap(storage, ids);
+      durable.set(id, { hs: storage.hardState(), last: storage.lastIndex() });
+      const transport = {
+        send: (msgs: readonly Message[]): void => {
+          for (const m of msgs) {
+            if ((m.type !== 'appResp' && m.type !== 'voteResp') || m.reject) continue;
+            acks++;
+            const d = durable.get(m.from);
+            const ok = m.type === 'appResp' ? (d?.last ?? 0) >= m.index : d?.hs.term === m.term && d.hs.vote === m.to;
+            if (!ok) violations.push(`${m.type} ${m.from}->${m.to} index ${m.index} term ${m.term}`);
+          }
+          base.send(msgs);
+        },
+        listen: (to: NodeId, h: (m: Message) => void) => base.listen(to, h),
+      };
+      const driver = new RaftDriver({ id, storage, transport, stateMachine: new Recorder(), tickMs: 2, electionTick: 10 });
+      running.push(driver);
+      driver.start();
+    }
+    const leader = await waitFor(() => running.find((d) => d.status().role === 'leader'));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => leader.propose(enc(`a${i}`))));
+    expect(acks).toBeGreaterThan(5);
+    expect(violations).toEqual([]);
   });
 
   it('members on durable file storage recover every committed write after all of them restart', async () => {

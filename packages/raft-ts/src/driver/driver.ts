@@ -72,6 +72,7 @@ export class RaftDriver {
   private readonly reads = new Map<string, { resolve: () => void; reject: (e: RaftError) => void }>();
   private readonly readyReads: { index: number; resolve: () => void }[] = [];
   private stopping: Promise<void> | undefined;
+  private kickScheduled = false;
 
   constructor(options: DriverOptions) {
     this.opts = options;
@@ -228,8 +229,22 @@ export class RaftDriver {
     this.kick();
   }
 
+  /**
+   * Schedules a drain at the end of this event-loop turn rather than at once: every request and
+   * message that arrived in the same turn then shares one Ready, so one write and one fsync,
+   * whether the fsync blocks or not.
+   */
   private kick(): void {
-    if (this.loop !== undefined) return;
+    if (this.loop !== undefined || this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      this.startDrain();
+    });
+  }
+
+  private startDrain(): void {
+    if (this.loop !== undefined || this.state !== 'running') return;
     if (!this.node.hasReady()) return;
     this.loop = this.drain()
       .catch((err: unknown) => {

@@ -146,7 +146,8 @@ async function raftKv(root: string, profileDir?: string): Promise<KvCluster> {
   const procs = new Map<number, ChildProcess>();
   const start = async (id: number): Promise<void> => {
     const prof = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-    const p = spawn(process.execPath, [...prof, script, '--id', String(id), '--peers', peers, '--http', String(HTTP_PORT + id), '--data', join(root, `kv${id}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sync = process.argv.includes('--blocking-sync') ? ['--sync', 'blocking'] : [];
+    const p = spawn(process.execPath, [...prof, script, '--id', String(id), '--peers', peers, '--http', String(HTTP_PORT + id), '--data', join(root, `kv${id}`), ...sync], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.set(id, p);
     children.add(p);
     await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,9 @@
 // A small KV store on raft-ts, for the benchmark and for trying it by hand:
 //   node dist/example/kv-server.js --id 1 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
-//        --http 8001 --data /tmp/kv1 [--tick-ms 50]
+//        --http 8001 --data /tmp/kv1 [--tick-ms 50] [--sync blocking|async]
 // PUT /kv/<key> (body = value), GET /kv/<key> (linearizable), POST /cas/<key> ({"expect","value"}),
 // GET /status. A member that is not the leader answers 421 with the leader's id.
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import type { Entry, NodeId, Snapshot } from '../core/types.js';
 import { bootstrap } from '../storage/bootstrap.js';
@@ -17,6 +18,57 @@ interface Op {
   readonly expect?: string;
 }
 
+// An op as bytes: u8 kind (0 put, 1 cas) | u32 key bytes | key | u32 expect bytes | expect | value.
+// One allocation and no JSON pass per write; keys and values are UTF-8 text.
+const PUT = 0;
+const CAS = 1;
+
+export function encodeKvOp(op: Op): Buffer {
+  const expect = op.expect ?? '';
+  const size = 9 + Buffer.byteLength(op.key) + Buffer.byteLength(expect) + Buffer.byteLength(op.value);
+  const b = Buffer.allocUnsafe(size);
+  let o = b.writeUInt8(op.op === 'put' ? PUT : CAS, 0);
+  const k = b.write(op.key, o + 4);
+  o = b.writeUInt32LE(k, o) + k;
+  const x = b.write(expect, o + 4);
+  o = b.writeUInt32LE(x, o) + x;
+  b.write(op.value, o);
+  return b;
+}
+
+export function decodeKvOp(data: Uint8Array): Op {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.length < 9) throw new Error(`kv op of ${b.length} bytes is too short`);
+  const kind = b.readUInt8(0);
+  const k = b.readUInt32LE(1);
+  const key = b.toString('utf8', 5, 5 + k);
+  const x = b.readUInt32LE(5 + k);
+  const expect = b.toString('utf8', 9 + k, 9 + k + x);
+  const value = b.toString('utf8', 9 + k + x);
+  if (kind === PUT) return { op: 'put', key, value };
+  if (kind === CAS) return { op: 'cas', key, value, expect };
+  throw new Error(`kv op of unknown kind ${kind}`);
+}
+
+/**
+ * A timeout signal shared by every request started in the same second (a request then times out
+ * after `ms` to `ms` + 1 s): one timer per second instead of one per request.
+ */
+function sharedTimeout(ms: number): () => AbortSignal {
+  let signal: AbortSignal | undefined;
+  let until = 0;
+  return () => {
+    const now = Date.now();
+    if (signal === undefined || now >= until) {
+      signal = AbortSignal.timeout(ms + 1000);
+      // Every request of that second listens to it: that is the point, not a leak.
+      setMaxListeners(0, signal);
+      until = now + 1000;
+    }
+    return signal;
+  };
+}
+
 class KvMachine {
   readonly kv = new Map<string, string>();
   readonly results = new Map<number, { ok: boolean; before: string }>();
@@ -25,7 +77,7 @@ class KvMachine {
   apply(e: Entry): void {
     this.applied = e.index;
     if (e.kind !== 'normal' || e.data.byteLength === 0) return;
-    const op = JSON.parse(Buffer.from(e.data).toString('utf8')) as Op;
+    const op = decodeKvOp(e.data);
     const before = this.kv.get(op.key) ?? '';
     const ok = op.op === 'put' || before === (op.expect ?? '');
     if (ok) this.kv.set(op.key, op.value);
@@ -52,10 +104,12 @@ export interface KvServerOptions {
   readonly dataDir: string;
   readonly tickMs?: number;
   readonly snapshotEvery?: number;
+  /** fsync on the event loop's thread (see FileStorageOptions.blockingSync); default false. */
+  readonly blockingSync?: boolean;
 }
 
 export async function startKvServer(o: KvServerOptions): Promise<{ close: () => Promise<void> }> {
-  const { storage, report } = FileStorage.open(o.dataDir);
+  const { storage, report } = FileStorage.open(o.dataDir, { blockingSync: o.blockingSync ?? false });
   if (report.tornTail !== undefined) console.error(`kv ${o.id}: truncated a torn tail in ${report.tornTail.segment}`);
   if (storage.lastIndex() === 0 && storage.snapshot().meta.index === 0) bootstrap(storage, [...o.peers.keys()]);
   const self = o.peers.get(o.id);
@@ -72,6 +126,7 @@ export async function startKvServer(o: KvServerOptions): Promise<{ close: () => 
     storage.compact(Math.max(storage.snapshot().meta.index - 1000, storage.firstIndex() - 1));
   };
 
+  const timeout = sharedTimeout(5000);
   const reply = (res: http.ServerResponse, code: number, body: unknown): void => {
     const text = JSON.stringify(body);
     res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -92,17 +147,17 @@ export async function startKvServer(o: KvServerOptions): Promise<{ close: () => 
       const run = async (): Promise<void> => {
         if (url === '/status') return reply(res, 200, driver.status());
         if (url.startsWith('/kv/') && req.method === 'PUT') {
-          const r = await driver.propose(Buffer.from(JSON.stringify({ op: 'put', key, value: body } satisfies Op)), AbortSignal.timeout(5000));
+          const r = await driver.propose(encodeKvOp({ op: 'put', key, value: body }), timeout());
           maybeSnapshot();
           return reply(res, 200, { index: r.index });
         }
         if (url.startsWith('/kv/') && req.method === 'GET') {
-          await driver.linearizableRead(AbortSignal.timeout(5000));
+          await driver.linearizableRead(timeout());
           return reply(res, 200, { value: sm.kv.get(key) ?? null });
         }
         if (url.startsWith('/cas/') && req.method === 'POST') {
           const { expect, value } = JSON.parse(body) as { expect: string; value: string };
-          const r = await driver.propose(Buffer.from(JSON.stringify({ op: 'cas', key, value, expect } satisfies Op)), AbortSignal.timeout(5000));
+          const r = await driver.propose(encodeKvOp({ op: 'cas', key, value, expect }), timeout());
           maybeSnapshot();
           return reply(res, 200, { index: r.index, ...sm.results.get(r.index) });
         }
@@ -145,6 +200,7 @@ if (process.argv[1]?.endsWith('kv-server.js') === true) {
     httpPort: Number(arg('http')),
     dataDir: arg('data') ?? '.',
     tickMs: arg('tick-ms') === undefined ? undefined : Number(arg('tick-ms')),
+    blockingSync: arg('sync') === 'blocking',
   })
     .then((srv) => {
       console.log('ready');
