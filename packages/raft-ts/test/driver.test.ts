@@ -8,10 +8,15 @@ import type { DriverOptions, Entry, HardState, Message, NodeId, Snapshot } from 
 
 class SlowSyncStorage extends MemoryStorage {
   syncs = 0;
+  delayMs = 3;
+  /** What happened, in order, once `events` is set: `sync` / `synced` around every fsync. */
+  events: string[] | undefined;
 
   async sync(): Promise<void> {
     this.syncs++;
-    await sleep(3);
+    this.events?.push('sync');
+    await sleep(this.delayMs);
+    this.events?.push('synced');
   }
 }
 
@@ -133,6 +138,19 @@ describe('RaftDriver on an in-memory transport', () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => leader.driver.propose(enc(`p${i}`))));
     expect(leader.sm.values).toHaveLength(50);
     expect(leader.storage.syncs - before).toBeLessThan(25);
+  });
+
+  it("a write committed by the followers is answered while the leader's own fsync still runs", async () => {
+    const { members } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    await leader.driver.propose(enc('warm'));
+    leader.storage.delayMs = 500;
+    const events: string[] = [];
+    leader.storage.events = events;
+    await leader.driver.propose(enc('fast')).then(() => events.push('answered'));
+    // Committed on the followers' disks: applied and answered before the leader's fsync of it ends.
+    expect(events.slice(0, 2)).toEqual(['sync', 'answered']);
+    expect(leader.sm.values).toEqual(['warm', 'fast']);
   });
 
   it('64 proposals arriving in one turn are written and synced as one batch', async () => {

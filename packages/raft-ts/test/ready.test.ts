@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage, RaftNode, RaftUsageError, SeededRng, message, sendableBeforePersist } from 'raft-ts';
 import type { Message } from 'raft-ts';
-import { Cluster } from './cluster.js';
+import { Cluster, text } from './cluster.js';
 
 describe('Ready and advance', () => {
   it('asking for a second Ready before advancing is a usage error', () => {
@@ -57,6 +57,44 @@ describe('Ready and advance', () => {
     const indexes = c.get(2).applied.map((e) => e.index);
     expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
     expect(new Set(indexes).size).toBe(indexes.length);
+  });
+});
+
+describe('applying while persisting', () => {
+  it('entries that commit while a leader persists its Ready are handed out once by takeCommitted, then skipped by the next Ready', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    const leader = c.node(1);
+    expect(leader.takeCommitted()).toEqual([]);
+    leader.propose(new TextEncoder().encode('x'));
+    const rd = leader.ready();
+    expect(rd.entries.map(text)).toEqual(['x']);
+    // The appends leave before the leader's own write; both followers acknowledge.
+    for (const m of rd.messages) c.deliver(m);
+    for (const id of [2, 3]) for (const m of c.drain(c.get(id))) c.deliver(m);
+    const index = rd.entries[0]?.index ?? 0;
+    expect(leader.status().commit).toBe(index);
+    expect(leader.takeCommitted().map(text)).toEqual(['x']);
+    expect(leader.takeCommitted()).toEqual([]);
+    c.get(1).storage.append(rd.entries);
+    leader.advance();
+    expect(leader.status().applied).toBe(index);
+    const next = leader.ready();
+    expect(next.committedEntries).toEqual([]);
+    leader.advance();
+  });
+
+  it('nothing is handed out while a snapshot is being installed', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    c.propose(1, 'a');
+    const snap = c.get(1).storage.createSnapshot(c.node(1).status().applied, c.node(1).confStateAt(c.node(1).status().applied), new Uint8Array([1]));
+    const fresh = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
+    const node = new RaftNode({ id: 2, storage: fresh, rng: new SeededRng(1) });
+    node.step(message({ type: 'snap', from: 1, to: 2, term: c.node(1).status().term, snapshot: { meta: snap.meta, offset: 0, data: snap.data } }));
+    const rd = node.ready();
+    expect(rd.snapshot?.meta.index).toBe(snap.meta.index);
+    expect(node.takeCommitted()).toEqual([]);
   });
 });
 
