@@ -125,6 +125,17 @@ describe('sending before persisting', () => {
 });
 
 describe('restarts', () => {
+  it('a member whose snapshot is newer than the commit index on its disk counts the snapshot as committed and applies nothing twice', () => {
+    const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
+    storage.append([1, 2, 3, 4, 5].map((index) => ({ kind: 'normal' as const, term: 1, index, data: new Uint8Array([index]) })));
+    // The commit index is written without a sync; the application applied (and snapshotted) further.
+    storage.setHardState({ term: 1, vote: 0, commit: 2 });
+    storage.createSnapshot(4, { voters: [1, 2, 3], learners: [] }, new Uint8Array([4]));
+    const node = new RaftNode({ id: 1, storage, rng: new SeededRng(1), applied: 4 });
+    expect(node.status()).toMatchObject({ commit: 4, applied: 4 });
+    expect(node.hasReady()).toBe(false);
+  });
+
   it('a member restarted from storage remembers its vote and does not vote twice in a term', () => {
     const c = new Cluster([1, 2, 3], { preVote: false });
     c.isolate(3);

@@ -73,9 +73,11 @@ class KvMachine {
   readonly kv = new Map<string, string>();
   readonly results = new Map<number, { ok: boolean; before: string }>();
   applied = 0;
+  appliedTerm = 0;
 
   apply(e: Entry): void {
     this.applied = e.index;
+    this.appliedTerm = e.term;
     if (e.kind !== 'normal' || e.data.byteLength === 0) return;
     const op = decodeKvOp(e.data);
     const before = this.kv.get(op.key) ?? '';
@@ -93,6 +95,7 @@ class KvMachine {
     const pairs = JSON.parse(Buffer.from(s.data).toString('utf8')) as [string, string][];
     for (const [k, v] of pairs) this.kv.set(k, v);
     this.applied = s.meta.index;
+    this.appliedTerm = s.meta.term;
   }
 
   serialize(): Uint8Array {
@@ -139,6 +142,9 @@ export async function startKvServer(o: KvServerOptions): Promise<{ close: () => 
   const every = o.snapshotEvery ?? 20_000;
   const maybeSnapshot = (): void => {
     if (sm.applied - storage.snapshot().meta.index < every) return;
+    // Entries are applied once committed, possibly before this member wrote them: a snapshot
+    // at `applied` waits until the storage holds that very entry.
+    if (storage.term(sm.applied) !== sm.appliedTerm) return;
     storage.createSnapshot(sm.applied, driver.confStateAt(sm.applied), sm.serialize());
     storage.compact(Math.max(storage.snapshot().meta.index - 1000, storage.firstIndex() - 1));
   };
