@@ -1,6 +1,6 @@
 // The raft-ts benchmark (issue 3, "Figures"): prints a table, no assertions.
 //   node dist/example/bench.js [--seconds 20] [--rounds 3] [--clients 64] [--failovers 20] [--entries 1000000]
-//        [--skip-etcd] [--profile DIR] [--blocking-sync]   (etcd: Debian's etcd-server, installed by scripts/setup.sh)
+//        [--skip-etcd] [--profile DIR] [--blocking-sync] [--snapshot-every N]   (etcd: Debian's etcd-server, installed by scripts/setup.sh)
 // 1. throughput: a 3-member raft-ts KV and a 3-member etcd (both fsyncing, same disk), the same
 //    load generator (keep-alive HTTP, 256-byte values) against each leader;
 // 2. failover: kill -9 the raft-ts leader, time until a write commits on the new leader;
@@ -147,6 +147,8 @@ async function raftKv(root: string, profileDir?: string): Promise<KvCluster> {
   const start = async (id: number): Promise<void> => {
     const prof = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
     const sync = process.argv.includes('--blocking-sync') ? ['--sync', 'blocking'] : [];
+    const snapIdx = process.argv.indexOf('--snapshot-every');
+    if (snapIdx > 0) sync.push('--snapshot-every', process.argv[snapIdx + 1] ?? '20000');
     const p = spawn(process.execPath, [...prof, script, '--id', String(id), '--peers', peers, '--http', String(HTTP_PORT + id), '--data', join(root, `kv${id}`), ...sync], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.set(id, p);
     children.add(p);

@@ -1,6 +1,6 @@
 // A small KV store on raft-ts, for the benchmark and for trying it by hand:
 //   node dist/example/kv-server.js --id 1 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
-//        --http 8001 --data /tmp/kv1 [--tick-ms 50] [--sync blocking|async]
+//        --http 8001 --data /tmp/kv1 [--tick-ms 50] [--sync blocking|async] [--snapshot-every 20000]
 // PUT /kv/<key> (body = value), GET /kv/<key> (linearizable), POST /cas/<key> ({"expect","value"}),
 // GET /status. A member that is not the leader answers 421 with the leader's id.
 import { setMaxListeners } from 'node:events';
@@ -227,6 +227,7 @@ if (process.argv[1]?.endsWith('kv-server.js') === true) {
     dataDir: arg('data') ?? '.',
     tickMs: arg('tick-ms') === undefined ? undefined : Number(arg('tick-ms')),
     blockingSync: arg('sync') === 'blocking',
+    snapshotEvery: arg('snapshot-every') === undefined ? undefined : Number(arg('snapshot-every')),
   })
     .then((srv) => {
       console.log('ready');
