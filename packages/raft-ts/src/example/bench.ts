@@ -171,6 +171,11 @@ async function raftKv(root: string, profileDir?: string): Promise<KvCluster> {
   };
 }
 
+async function leaderSyncs(id: number): Promise<number> {
+  const r = await request(HTTP_PORT + id, 'GET', '/status', '', 2000);
+  return r.status === 200 ? ((JSON.parse(r.body) as { walSyncs?: number }).walSyncs ?? 0) : 0;
+}
+
 async function raftLeader(except = 0): Promise<number> {
   for (;;) {
     for (const id of [1, 2, 3]) {
@@ -264,6 +269,8 @@ async function main(): Promise<void> {
     const ec = flag('skip-etcd') ? undefined : await etcd(root);
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const raftRuns: Measured[] = [];
+    // Whether proposals really share fsyncs under load: the leader's writes per fsync, per round.
+    const writesPerSync: number[] = [];
     const etcdRuns: Measured[] = [];
     const rounds = arg('rounds', 3);
     // Rounds alternate which system goes first, so a burst of load from elsewhere on a shared
@@ -274,7 +281,10 @@ async function main(): Promise<void> {
     if (ec !== undefined) await load(clients, warm, async (i) => (await request(ec.leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(key(i)), value: b64(value) }))).status === 200);
     for (let round = 0; round < rounds; round++) {
       const runRaft = async (): Promise<void> => {
-        raftRuns.push(await measured([...kv.procs.values()], () => load(clients, seconds, async (i) => (await request(HTTP_PORT + leader, 'PUT', `/kv/${key(i)}`, value)).status === 200)));
+        const syncs0 = await leaderSyncs(leader);
+        const m = await measured([...kv.procs.values()], () => load(clients, seconds, async (i) => (await request(HTTP_PORT + leader, 'PUT', `/kv/${key(i)}`, value)).status === 200));
+        raftRuns.push(m);
+        writesPerSync.push(m.load.ops / Math.max(1, (await leaderSyncs(leader)) - syncs0));
       };
       const runEtcd = async (): Promise<void> => {
         if (ec === undefined) return;
@@ -305,6 +315,8 @@ async function main(): Promise<void> {
     if (r !== undefined && e !== undefined) {
       rows.push(`| ratio raft-ts / etcd (target: ≥ 1.00× writes/s, p99 ≤ 1.00×) | ${(r.load.ops / r.load.seconds / (e.load.ops / e.load.seconds)).toFixed(2)}× | p50 ${(r.load.p50 / e.load.p50).toFixed(2)}× | p99 ${(r.load.p99 / e.load.p99).toFixed(2)}× | | | |`);
     }
+
+    if (writesPerSync.length > 0) rows.push('', `raft-ts leader: ${writesPerSync.map((w) => w.toFixed(1)).join(', ')} writes per fsync (per round)`);
 
     const times: number[] = [];
     for (let n = 0; n < failovers; n++) {

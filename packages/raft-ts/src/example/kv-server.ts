@@ -172,7 +172,7 @@ export async function startKvServer(o: KvServerOptions): Promise<{ close: () => 
       const url = req.url ?? '/';
       const key = decodeURIComponent(url.split('/')[2] ?? '');
       const run = async (): Promise<void> => {
-        if (url === '/status') return reply(res, 200, driver.status());
+        if (url === '/status') return reply(res, 200, { ...driver.status(), walSyncs: storage.syncs });
         if (url.startsWith('/kv/') && req.method === 'PUT') {
           const r = await driver.propose(encodeKvOp({ op: 'put', key, value: body }), timeout());
           return reply(res, 200, { index: r.index });

@@ -137,6 +137,7 @@ export class FileStorage implements Storage, StorageWriter {
   private curMax = 0;
   private rotations = 0;
   private pending: Buffer[] = [];
+  private syncCount = 0;
   private pendingBytes = 0;
 
   private constructor(
@@ -419,7 +420,13 @@ export class FileStorage implements Storage, StorageWriter {
     }
   }
 
+  /** How many times `sync()` was called (a benchmark divides writes by it). */
+  get syncs(): number {
+    return this.syncCount;
+  }
+
   async sync(): Promise<void> {
+    this.syncCount++;
     this.flush();
     if (!this.doSync) return;
     if (this.blockingSync) fs.fsyncSync(this.fd);
