@@ -31,6 +31,11 @@ const cases: [string, unknown, RejectReason][] = [
   ['a vote response from an unknown member', message({ type: 'voteResp', from: 9, to: 2, term: 1 }), 'unknownMember'],
   ['a response from an unknown member', message({ type: 'appResp', from: 9, to: 2, term: 1 }), 'unknownMember'],
   ['an append of an older term', message({ type: 'app', from: 3, to: 2, term: 0 }), 'staleTerm'],
+  ['a heartbeat of an older term', message({ type: 'heartbeat', from: 3, to: 2, term: 0, commit: 5 }), 'staleTerm'],
+  ['a vote request of an older term', message({ type: 'vote', from: 3, to: 2, term: 0, index: 9, logTerm: 0 }), 'staleTerm'],
+  ['a pre-vote request of an older term', message({ type: 'preVote', from: 3, to: 2, term: 0, index: 9, logTerm: 0 }), 'staleTerm'],
+  ['a response of an older term', message({ type: 'appResp', from: 3, to: 2, term: 0, index: 1 }), 'staleTerm'],
+  ['a snapshot chunk of an older term', message({ type: 'snap', from: 3, to: 2, term: 0, snapshot: { meta: { index: 9, term: 0, size: 1, checksum: 0, conf: { voters: [3], learners: [] } }, offset: 0, data: new Uint8Array(1) } }), 'staleTerm'],
 ];
 
 function state(c: Cluster): unknown {
@@ -40,8 +45,9 @@ function state(c: Cluster): unknown {
 }
 
 describe('bad input', () => {
-  it.each(cases)('%s is rejected, counted, and changes nothing', (_name, input, reason) => {
-    const c = new Cluster([1, 2, 3], { maxMessageBytes: 1024, preVote: false });
+  it.each(cases)('%s is rejected, counted, reported, and changes nothing', (_name, input, reason) => {
+    const reported: [RejectReason, string][] = [];
+    const c = new Cluster([1, 2, 3], { maxMessageBytes: 1024, preVote: false, onReject: (r, detail) => reported.push([r, detail]) });
     c.elect(1);
     c.propose(1, 'x');
     const before = state(c);
@@ -49,9 +55,15 @@ describe('bad input', () => {
     expect(() => c.node(2).step(input as Message)).not.toThrow();
     const out = c.drain(c.get(2));
     expect(c.node(2).rejections().get(reason)).toBe(counted + 1);
+    // The report is what an application logs: the reason and a detail naming what was wrong.
+    expect(reported.at(-1)?.[0]).toBe(reason);
+    expect(reported.at(-1)?.[1]).not.toBe('');
     expect(state(c)).toEqual(before);
-    // At most a hint to a stale sender that a newer term exists.
-    for (const m of out) expect(m.type).toBe('appResp');
+    // At most a hint to a stale sender that a newer term exists (a refusal, for a vote request).
+    for (const m of out) {
+      expect(['appResp', 'voteResp', 'preVoteResp']).toContain(m.type);
+      if (m.type !== 'appResp') expect(m.reject).toBe(true);
+    }
   });
 
   it('an append below the commit index cannot rewrite committed entries and is answered with the commit index', () => {

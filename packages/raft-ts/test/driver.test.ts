@@ -4,14 +4,19 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStorage, MemoryHub, MemoryStorage, RaftDriver, RaftError, bootstrap } from 'raft-ts';
-import type { DriverOptions, Entry, NodeId, Snapshot } from 'raft-ts';
+import type { DriverOptions, Entry, HardState, Message, NodeId, Snapshot } from 'raft-ts';
 
 class SlowSyncStorage extends MemoryStorage {
   syncs = 0;
+  delayMs = 3;
+  /** What happened, in order, once `events` is set: `sync` / `synced` around every fsync. */
+  events: string[] | undefined;
 
   async sync(): Promise<void> {
     this.syncs++;
-    await sleep(3);
+    this.events?.push('sync');
+    await sleep(this.delayMs);
+    this.events?.push('synced');
   }
 }
 
@@ -133,6 +138,77 @@ describe('RaftDriver on an in-memory transport', () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => leader.driver.propose(enc(`p${i}`))));
     expect(leader.sm.values).toHaveLength(50);
     expect(leader.storage.syncs - before).toBeLessThan(25);
+  });
+
+  it("a write committed by the followers is answered while the leader's own fsync still runs", async () => {
+    const { members } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    await leader.driver.propose(enc('warm'));
+    leader.storage.delayMs = 500;
+    const events: string[] = [];
+    leader.storage.events = events;
+    await leader.driver.propose(enc('fast')).then(() => events.push('answered'));
+    // Committed on the followers' disks: applied and answered before the leader's fsync of it
+    // ends. (A fast sync begun before the events were recorded may end first: skip to the slow one.)
+    const slowStart = events.indexOf('sync');
+    const slowEnd = events.indexOf('synced', slowStart);
+    expect(slowStart).toBeGreaterThanOrEqual(0);
+    expect(events.indexOf('answered')).toBeGreaterThan(slowStart);
+    expect(slowEnd === -1 || events.indexOf('answered') < slowEnd).toBe(true);
+    expect(leader.sm.values).toEqual(['warm', 'fast']);
+  });
+
+  it('64 proposals arriving in one turn are written and synced as one batch', async () => {
+    const { members } = cluster([1, 2, 3]);
+    const leader = await waitFor(() => leaderOf(members));
+    await leader.driver.propose(enc('warm'));
+    const before = leader.storage.syncs;
+    await Promise.all(Array.from({ length: 64 }, (_, i) => leader.driver.propose(enc(`b${i}`))));
+    expect(leader.sm.values).toHaveLength(65);
+    // One sync for the batch; a leader election or term change in between could add one more.
+    expect(leader.storage.syncs - before).toBeLessThanOrEqual(2);
+  });
+
+  it('acknowledgements and votes leave a member only after what they acknowledge is synced', async () => {
+    const ids = [1, 2, 3];
+    const hub = new MemoryHub();
+    // Per member, what its last completed sync made durable.
+    const durable = new Map<NodeId, { hs: HardState; last: number }>();
+    let acks = 0;
+    const violations: string[] = [];
+    const base = hub.transport();
+    for (const id of ids) {
+      class Tracked extends SlowSyncStorage {
+        override async sync(): Promise<void> {
+          const covered = { hs: this.hardState(), last: this.lastIndex() };
+          await super.sync();
+          durable.set(id, covered);
+        }
+      }
+      const storage = new Tracked();
+      bootstrap(storage, ids);
+      durable.set(id, { hs: storage.hardState(), last: storage.lastIndex() });
+      const transport = {
+        send: (msgs: readonly Message[]): void => {
+          for (const m of msgs) {
+            if ((m.type !== 'appResp' && m.type !== 'voteResp') || m.reject) continue;
+            acks++;
+            const d = durable.get(m.from);
+            const ok = m.type === 'appResp' ? (d?.last ?? 0) >= m.index : d?.hs.term === m.term && d.hs.vote === m.to;
+            if (!ok) violations.push(`${m.type} ${m.from}->${m.to} index ${m.index} term ${m.term}`);
+          }
+          base.send(msgs);
+        },
+        listen: (to: NodeId, h: (m: Message) => void) => base.listen(to, h),
+      };
+      const driver = new RaftDriver({ id, storage, transport, stateMachine: new Recorder(), tickMs: 2, electionTick: 10 });
+      running.push(driver);
+      driver.start();
+    }
+    const leader = await waitFor(() => running.find((d) => d.status().role === 'leader'));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => leader.propose(enc(`a${i}`))));
+    expect(acks).toBeGreaterThan(5);
+    expect(violations).toEqual([]);
   });
 
   it('members on durable file storage recover every committed write after all of them restart', async () => {

@@ -79,4 +79,28 @@ describe('leader election', () => {
     }
     expect(c.node(2).status().role).toBe('candidate');
   });
+
+  it.each([
+    ['ahead of its own', 2, 1, true],
+    ['no further than its own', 1, 1, false],
+  ])('a member that voted for itself and refuses a candidate whose log is %s steps down for an extra election timeout: %s', (_what, index, logTerm, defers) => {
+    // Member 1 (one entry) campaigns without PreVote; 2 asks for its vote in the same term.
+    const c = new Cluster([1, 2, 3], { preVote: false, checkQuorum: false, electionTick: 10 }, {
+      1: { entries: [{ term: 1 }], hardState: { term: 1, vote: 0, commit: 0 } },
+      2: { entries: [{ term: 1 }, { term: 1 }], hardState: { term: 1, vote: 0, commit: 0 } },
+    });
+    c.node(1).campaign();
+    c.drain(c.get(1));
+    expect(c.node(1).status()).toMatchObject({ role: 'candidate', term: 2, vote: 1 });
+    c.node(1).step(message({ type: 'vote', from: 2, to: 1, term: 2, index, logTerm }));
+    const [resp] = c.drain(c.get(1));
+    // The vote itself is refused either way: one vote per term.
+    expect(resp).toMatchObject({ type: 'voteResp', to: 2, term: 2, reject: true });
+    expect(c.node(1).status()).toMatchObject({ role: defers ? 'follower' : 'candidate', term: 2, vote: 1 });
+    // An ordinary timeout is drawn from [10, 20) ticks; stepping down adds 10 more.
+    for (let t = 0; t < 19; t++) c.node(1).tick();
+    expect(c.node(1).status().term).toBe(defers ? 2 : 3);
+    for (let t = 0; t < 11; t++) c.node(1).tick();
+    expect(c.node(1).status().term).toBeGreaterThan(2);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage, RaftNode, RaftUsageError, SeededRng, message, sendableBeforePersist } from 'raft-ts';
 import type { Message } from 'raft-ts';
-import { Cluster } from './cluster.js';
+import { Cluster, text } from './cluster.js';
 
 describe('Ready and advance', () => {
   it('asking for a second Ready before advancing is a usage error', () => {
@@ -60,6 +60,44 @@ describe('Ready and advance', () => {
   });
 });
 
+describe('applying while persisting', () => {
+  it('entries that commit while a leader persists its Ready are handed out once by takeCommitted, then skipped by the next Ready', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    const leader = c.node(1);
+    expect(leader.takeCommitted()).toEqual([]);
+    leader.propose(new TextEncoder().encode('x'));
+    const rd = leader.ready();
+    expect(rd.entries.map(text)).toEqual(['x']);
+    // The appends leave before the leader's own write; both followers acknowledge.
+    for (const m of rd.messages) c.deliver(m);
+    for (const id of [2, 3]) for (const m of c.drain(c.get(id))) c.deliver(m);
+    const index = rd.entries[0]?.index ?? 0;
+    expect(leader.status().commit).toBe(index);
+    expect(leader.takeCommitted().map(text)).toEqual(['x']);
+    expect(leader.takeCommitted()).toEqual([]);
+    c.get(1).storage.append(rd.entries);
+    leader.advance();
+    expect(leader.status().applied).toBe(index);
+    const next = leader.ready();
+    expect(next.committedEntries).toEqual([]);
+    leader.advance();
+  });
+
+  it('nothing is handed out while a snapshot is being installed', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    c.propose(1, 'a');
+    const snap = c.get(1).storage.createSnapshot(c.node(1).status().applied, c.node(1).confStateAt(c.node(1).status().applied), new Uint8Array([1]));
+    const fresh = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
+    const node = new RaftNode({ id: 2, storage: fresh, rng: new SeededRng(1) });
+    node.step(message({ type: 'snap', from: 1, to: 2, term: c.node(1).status().term, snapshot: { meta: snap.meta, offset: 0, data: snap.data } }));
+    const rd = node.ready();
+    expect(rd.snapshot?.meta.index).toBe(snap.meta.index);
+    expect(node.takeCommitted()).toEqual([]);
+  });
+});
+
 describe('sending before persisting', () => {
   it('a leader counts its own copy of an entry toward commit only once it is persisted', () => {
     const c = new Cluster([1, 2, 3]);
@@ -87,6 +125,17 @@ describe('sending before persisting', () => {
 });
 
 describe('restarts', () => {
+  it('a member whose snapshot is newer than the commit index on its disk counts the snapshot as committed and applies nothing twice', () => {
+    const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
+    storage.append([1, 2, 3, 4, 5].map((index) => ({ kind: 'normal' as const, term: 1, index, data: new Uint8Array([index]) })));
+    // The commit index is written without a sync; the application applied (and snapshotted) further.
+    storage.setHardState({ term: 1, vote: 0, commit: 2 });
+    storage.createSnapshot(4, { voters: [1, 2, 3], learners: [] }, new Uint8Array([4]));
+    const node = new RaftNode({ id: 1, storage, rng: new SeededRng(1), applied: 4 });
+    expect(node.status()).toMatchObject({ commit: 4, applied: 4 });
+    expect(node.hasReady()).toBe(false);
+  });
+
   it('a member restarted from storage remembers its vote and does not vote twice in a term', () => {
     const c = new Cluster([1, 2, 3], { preVote: false });
     c.isolate(3);

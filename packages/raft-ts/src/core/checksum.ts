@@ -12,6 +12,7 @@ const table = ((): Uint32Array => {
 
 export function crc32(data: Uint8Array): number {
   let c = 0xffffffff;
-  for (const byte of data) c = (table[(c ^ byte) & 0xff] ?? 0) ^ (c >>> 8);
+  // An indexed loop: the iterator protocol costs several times more on every WAL record.
+  for (let i = 0; i < data.length; i++) c = (table[(c ^ (data[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

@@ -17,7 +17,10 @@ export class RaftLog {
   constructor(storage: Storage, applied: number, committed: number) {
     this.storage = storage;
     this.unstable = new Unstable(storage.lastIndex() + 1);
-    const floor = storage.firstIndex() - 1;
+    // A snapshot holds only committed state, so its index is committed even when the commit
+    // index on disk is older (the commit index is written without a sync, and an application
+    // that applies entries before it persists them may snapshot past it).
+    const floor = Math.max(storage.firstIndex() - 1, storage.snapshot().meta.index);
     this.committed = Math.max(committed, floor);
     this.applied = Math.min(Math.max(applied, floor), this.committed);
   }

@@ -64,6 +64,8 @@ export class RaftNode {
   private prevHard: HardState;
   private prevSoft: SoftState;
   private handed: Handed | undefined;
+  /** The last index handed out by takeCommitted() while the current Ready is outstanding. */
+  private taken = 0;
 
   constructor(options: RaftOptions) {
     this.raft = new Raft(options);
@@ -176,8 +178,29 @@ export class RaftNode {
       log.applied = Math.max(log.applied, h.snapshotIndex);
     }
     if (h.lastEntry !== undefined) log.unstable.stableTo(h.lastEntry.index, h.lastEntry.term);
-    if (h.lastCommitted !== undefined) log.appliedTo(h.lastCommitted);
+    const applied = Math.max(h.lastCommitted ?? 0, this.taken);
+    this.taken = 0;
+    if (applied > log.applied) log.appliedTo(applied);
     this.raft.onPersisted();
+  }
+
+  /**
+   * Between ready() and advance(): entries committed since that Ready was made, beyond its
+   * `committedEntries`, for the application to apply while it is still persisting the Ready.
+   * Applying them before they are durable here is safe — committed means durable on a quorum,
+   * and every later leader holds them — and it takes this member's own fsync off the path of
+   * an answer. Apply the Ready's `committedEntries` first. Nothing while a snapshot is pending.
+   */
+  takeCommitted(): Entry[] {
+    const h = this.handed;
+    const log = this.raft.log;
+    if (h === undefined || h.snapshotIndex !== undefined || log.unstable.snapshot !== undefined) return [];
+    const from = Math.max(log.applied, h.lastCommitted ?? 0, this.taken) + 1;
+    if (from > log.committed || from < log.firstIndex()) return [];
+    const ents = log.slice(from, log.committed + 1, this.raft.opts.maxCommittedBytesPerReady);
+    const last = ents[ents.length - 1];
+    if (last !== undefined) this.taken = last.index;
+    return ents;
   }
 
   status(): Status {

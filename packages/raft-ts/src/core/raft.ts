@@ -384,6 +384,16 @@ export class Raft {
       }
     } else {
       this.send({ type: respType, to: m.from, reject: true });
+      const ahead = m.logTerm > this.log.lastTerm() || (m.logTerm === this.log.lastTerm() && m.index > this.log.lastIndex());
+      if (m.type === 'vote' && this.role !== 'leader' && this.vote === this.id && ahead) {
+        // Refused only because we voted for ourselves this term (whether or not we lost since),
+        // to a candidate whose log is ahead of ours: voters refuse us for that log, so
+        // campaigning first again only keeps it from ever getting our vote. A stale member with a fast clock did that forever in the
+        // simulator (seed 404 on the WAL, PreVote off). Step down, keep the vote, and give it
+        // an extra election timeout. Only timing changes: terms and votes follow the rules.
+        this.becomeFollower(this.term, NONE);
+        this.electionElapsed = -this.opts.electionTick;
+      }
     }
   }
 

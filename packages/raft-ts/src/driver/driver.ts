@@ -72,6 +72,9 @@ export class RaftDriver {
   private readonly reads = new Map<string, { resolve: () => void; reject: (e: RaftError) => void }>();
   private readonly readyReads: { index: number; resolve: () => void }[] = [];
   private stopping: Promise<void> | undefined;
+  private kickScheduled = false;
+  /** A Ready is being persisted: the drain loop is waiting for storage. */
+  private persisting = false;
 
   constructor(options: DriverOptions) {
     this.opts = options;
@@ -228,8 +231,31 @@ export class RaftDriver {
     this.kick();
   }
 
+  /**
+   * Schedules a drain at the end of this event-loop turn rather than at once: every request and
+   * message that arrived in the same turn then shares one Ready, so one write and one fsync,
+   * whether the fsync blocks or not.
+   */
   private kick(): void {
-    if (this.loop !== undefined) return;
+    if (this.kickScheduled || (this.loop !== undefined && !this.persisting)) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      if (this.persisting) this.applyTaken();
+      else this.startDrain();
+    });
+  }
+
+  /** While a Ready is being persisted: apply what has committed since (see RaftNode.takeCommitted). */
+  private applyTaken(): void {
+    const ents = this.node.takeCommitted();
+    if (ents.length === 0) return;
+    this.applyEntries(ents);
+    this.serveReads();
+  }
+
+  private startDrain(): void {
+    if (this.loop !== undefined || this.state !== 'running') return;
     if (!this.node.hasReady()) return;
     this.loop = this.drain()
       .catch((err: unknown) => {
@@ -253,14 +279,20 @@ export class RaftDriver {
       // A leader's appends go out while its own fsync runs; everything else waits for it.
       const early = rd.messages.filter(sendableBeforePersist);
       if (this.state === 'running' && early.length > 0) this.opts.transport.send(early);
-      // Committed entries this member already holds on disk need not wait for this batch's
-      // fsync either: a client's answer then costs one fsync on the leader, not two.
-      const ready = rd.snapshot === undefined ? this.durablePrefix(rd.committedEntries) : 0;
-      this.applyEntries(rd.committedEntries.slice(0, ready));
-      await this.persist(rd);
+      // Committed entries are durable on a quorum, so they need not wait for this member's
+      // fsync (a client's answer then waits for the fastest quorum, not for this disk); nor do
+      // those that commit while it runs (applyTaken). A snapshot is installed first, though.
+      const before = rd.snapshot === undefined ? rd.committedEntries.length : 0;
+      this.applyEntries(rd.committedEntries.slice(0, before));
+      this.persisting = true;
+      try {
+        await this.persist(rd);
+      } finally {
+        this.persisting = false;
+      }
       const rest = early.length === 0 ? rd.messages : rd.messages.filter((m) => !sendableBeforePersist(m));
       if (this.state === 'running') this.opts.transport.send(rest);
-      this.apply(rd, ready);
+      this.apply(rd, before);
       this.node.advance();
     }
   }
@@ -271,16 +303,6 @@ export class RaftDriver {
     s.append(rd.entries);
     if (rd.hardState !== undefined) s.setHardState(rd.hardState);
     if (rd.mustSync) await s.sync?.();
-  }
-
-  /** How many of `entries` (from the start) are already in storage, as written by earlier, synced batches. */
-  private durablePrefix(entries: readonly Entry[]): number {
-    let n = 0;
-    for (const e of entries) {
-      if (this.opts.storage.term(e.index) !== e.term) break;
-      n++;
-    }
-    return n;
   }
 
   private applyEntries(entries: readonly Entry[]): void {
@@ -307,6 +329,10 @@ export class RaftDriver {
       this.reads.delete(rs.context);
       this.readyReads.push({ index: rs.index, resolve: r.resolve });
     }
+    this.serveReads();
+  }
+
+  private serveReads(): void {
     for (let i = this.readyReads.length - 1; i >= 0; i--) {
       const r = this.readyReads[i];
       if (r !== undefined && r.index <= this.applied) {

@@ -1,6 +1,6 @@
 // The raft-ts benchmark (issue 3, "Figures"): prints a table, no assertions.
 //   node dist/example/bench.js [--seconds 20] [--rounds 3] [--clients 64] [--failovers 20] [--entries 1000000]
-//        [--skip-etcd] [--profile DIR]   (etcd: Debian's etcd-server, installed by scripts/setup.sh)
+//        [--skip-etcd] [--profile DIR] [--blocking-sync] [--snapshot-every N]   (etcd: Debian's etcd-server, installed by scripts/setup.sh)
 // 1. throughput: a 3-member raft-ts KV and a 3-member etcd (both fsyncing, same disk), the same
 //    load generator (keep-alive HTTP, 256-byte values) against each leader;
 // 2. failover: kill -9 the raft-ts leader, time until a write commits on the new leader;
@@ -146,7 +146,10 @@ async function raftKv(root: string, profileDir?: string): Promise<KvCluster> {
   const procs = new Map<number, ChildProcess>();
   const start = async (id: number): Promise<void> => {
     const prof = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-    const p = spawn(process.execPath, [...prof, script, '--id', String(id), '--peers', peers, '--http', String(HTTP_PORT + id), '--data', join(root, `kv${id}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sync = process.argv.includes('--blocking-sync') ? ['--sync', 'blocking'] : [];
+    const snapIdx = process.argv.indexOf('--snapshot-every');
+    if (snapIdx > 0) sync.push('--snapshot-every', process.argv[snapIdx + 1] ?? '20000');
+    const p = spawn(process.execPath, [...prof, script, '--id', String(id), '--peers', peers, '--http', String(HTTP_PORT + id), '--data', join(root, `kv${id}`), ...sync], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.set(id, p);
     children.add(p);
     await new Promise<void>((resolve, reject) => {
@@ -166,6 +169,11 @@ async function raftKv(root: string, profileDir?: string): Promise<KvCluster> {
       await sleep(100);
     },
   };
+}
+
+async function leaderSyncs(id: number): Promise<number> {
+  const r = await request(HTTP_PORT + id, 'GET', '/status', '', 2000);
+  return r.status === 200 ? ((JSON.parse(r.body) as { walSyncs?: number }).walSyncs ?? 0) : 0;
 }
 
 async function raftLeader(except = 0): Promise<number> {
@@ -261,6 +269,8 @@ async function main(): Promise<void> {
     const ec = flag('skip-etcd') ? undefined : await etcd(root);
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const raftRuns: Measured[] = [];
+    // Whether proposals really share fsyncs under load: the leader's writes per fsync, per round.
+    const writesPerSync: number[] = [];
     const etcdRuns: Measured[] = [];
     const rounds = arg('rounds', 3);
     // Rounds alternate which system goes first, so a burst of load from elsewhere on a shared
@@ -271,7 +281,10 @@ async function main(): Promise<void> {
     if (ec !== undefined) await load(clients, warm, async (i) => (await request(ec.leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(key(i)), value: b64(value) }))).status === 200);
     for (let round = 0; round < rounds; round++) {
       const runRaft = async (): Promise<void> => {
-        raftRuns.push(await measured([...kv.procs.values()], () => load(clients, seconds, async (i) => (await request(HTTP_PORT + leader, 'PUT', `/kv/${key(i)}`, value)).status === 200)));
+        const syncs0 = await leaderSyncs(leader);
+        const m = await measured([...kv.procs.values()], () => load(clients, seconds, async (i) => (await request(HTTP_PORT + leader, 'PUT', `/kv/${key(i)}`, value)).status === 200));
+        raftRuns.push(m);
+        writesPerSync.push(m.load.ops / Math.max(1, (await leaderSyncs(leader)) - syncs0));
       };
       const runEtcd = async (): Promise<void> => {
         if (ec === undefined) return;
@@ -302,6 +315,8 @@ async function main(): Promise<void> {
     if (r !== undefined && e !== undefined) {
       rows.push(`| ratio raft-ts / etcd (target: ≥ 1.00× writes/s, p99 ≤ 1.00×) | ${(r.load.ops / r.load.seconds / (e.load.ops / e.load.seconds)).toFixed(2)}× | p50 ${(r.load.p50 / e.load.p50).toFixed(2)}× | p99 ${(r.load.p99 / e.load.p99).toFixed(2)}× | | | |`);
     }
+
+    if (writesPerSync.length > 0) rows.push('', `raft-ts leader: ${writesPerSync.map((w) => w.toFixed(1)).join(', ')} writes per fsync (per round)`);
 
     const times: number[] = [];
     for (let n = 0; n < failovers; n++) {

@@ -17,6 +17,8 @@ export interface LinearizabilityResult {
   readonly key: string | undefined;
   /** Operations checked. */
   readonly checked: number;
+  /** Search states visited, over all keys: what memoization keeps small. */
+  readonly explored: number;
 }
 
 interface Event {
@@ -44,7 +46,7 @@ function step(state: string, op: HistoryOp): string | undefined {
   }
 }
 
-function checkKey(ops: readonly HistoryOp[]): boolean {
+function checkKey(ops: readonly HistoryOp[]): { ok: boolean; explored: number } {
   const events: Event[] = [];
   ops.forEach((op, i) => {
     const call: Event = { op: i, isCall: true, time: op.call, match: undefined, prev: undefined, next: undefined };
@@ -87,7 +89,7 @@ function checkKey(ops: readonly HistoryOp[]): boolean {
   let state = '';
   let entry = head.next;
   while (head.next !== undefined) {
-    if (entry === undefined) return false;
+    if (entry === undefined) return { ok: false, explored: seen.size };
     if (entry.isCall) {
       const op = ops[entry.op];
       const next = op === undefined ? undefined : step(state, op);
@@ -108,14 +110,14 @@ function checkKey(ops: readonly HistoryOp[]): boolean {
     } else {
       // An operation returned before any order could place it: undo the last choice.
       const top = stack.pop();
-      if (top === undefined) return false;
+      if (top === undefined) return { ok: false, explored: seen.size };
       state = top.state;
       linearized &= ~(1n << BigInt(top.call.op));
       unlift(top.call);
       entry = top.call.next;
     }
   }
-  return true;
+  return { ok: true, explored: seen.size };
 }
 
 export function checkLinearizable(history: readonly HistoryOp[]): LinearizabilityResult {
@@ -128,9 +130,12 @@ export function checkLinearizable(history: readonly HistoryOp[]): Linearizabilit
     byKey.set(op.key, list);
   }
   let checked = 0;
+  let explored = 0;
   for (const [key, ops] of [...byKey].sort(([a], [b]) => a.localeCompare(b))) {
     checked += ops.length;
-    if (!checkKey(ops)) return { ok: false, key, checked };
+    const r = checkKey(ops);
+    explored += r.explored;
+    if (!r.ok) return { ok: false, key, checked, explored };
   }
-  return { ok: true, key: undefined, checked };
+  return { ok: true, key: undefined, checked, explored };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftNode } from '../core/node.js';
 import { SeededRng } from '../core/rng.js';
-import type { ConfChange, HardState, Message, NodeId, Ready } from '../core/types.js';
+import type { ConfChange, Entry, HardState, Message, NodeId, Ready } from '../core/types.js';
 import { sendableBeforePersist } from '../core/types.js';
 import { bootstrap } from '../storage/bootstrap.js';
 import { FileStorage } from '../storage/file.js';
@@ -86,6 +86,8 @@ interface Member {
   retired: boolean;
   /** A Ready whose write is in flight, and the sub-tick it completes. */
   writing: { rd: Ready; doneAt: number } | undefined;
+  /** Term of the entry at sm.applied: a snapshot may be taken there only once storage holds that entry. */
+  appliedTerm: number;
 }
 
 interface Client {
@@ -156,6 +158,7 @@ export class Simulation {
         waitingReads: [],
         retired: spare,
         writing: undefined,
+        appliedTerm: 0,
         // The bootstrap is synced before the member first starts.
         synced: storage instanceof FileStorage ? storage.tail() : undefined,
       };
@@ -204,6 +207,7 @@ export class Simulation {
 
   private start(m: Member): void {
     m.sm = KvStateMachine.restore(m.storage.snapshot().data);
+    m.appliedTerm = m.storage.snapshot().meta.term;
     m.waitingReads = [];
     m.node = new RaftNode({
       id: m.id,
@@ -423,6 +427,10 @@ export class Simulation {
     for (const msg of rd.messages) if (sendableBeforePersist(msg)) this.net.send(this.now, msg);
     // Mostly quick, sometimes as slow as a network round trip or more (a slow disk).
     m.writing = { rd, doneAt: this.now + this.rng.int(this.rng.chance(0.2) ? 3 * SUBTICKS : 3) };
+    // Committed entries are applied before the write completes, as the driver does (they are
+    // durable on a quorum); entries that commit while it runs are taken in processReadies.
+    // (Applying a removal may stop this member, which drops the write.)
+    if (rd.snapshot === undefined) this.applyCommitted(m, rd.committedEntries);
   }
 
   private handleReady(m: Member, node: RaftNode, rd: Ready): boolean {
@@ -449,9 +457,21 @@ export class Simulation {
       }
       this.inv.observeApplied(m.id, m.sm.applied, m.sm.digest);
     }
+    if (rd.snapshot !== undefined) m.appliedTerm = rd.snapshot.meta.term;
+    const removals = rd.snapshot !== undefined ? this.applyEntries(m, rd.committedEntries) : [];
+    m.waitingReads.push(...rd.readStates);
+    node.advance();
+    this.serveReads(m);
+    this.maybeSnapshot(m, node);
+    for (const [id, index] of removals) this.onRemovalApplied(id, index);
+    return m.node !== undefined;
+  }
+
+  private applyEntries(m: Member, entries: readonly Entry[]): [NodeId, number][] {
     const removals: [NodeId, number][] = [];
-    for (const e of rd.committedEntries) {
+    for (const e of entries) {
       const result = m.sm.apply(e);
+      m.appliedTerm = e.term;
       this.inv.observeApplied(m.id, e.index, m.sm.digest);
       if (e.kind === 'conf' && e.change.type === 'removeNode') removals.push([e.change.node, e.index]);
       if (e.kind === 'normal' && result !== undefined) {
@@ -459,12 +479,15 @@ export class Simulation {
         if (op !== undefined) this.complete(op.client, op.seq, result.ok, result.value);
       }
     }
-    m.waitingReads.push(...rd.readStates);
-    node.advance();
+    return removals;
+  }
+
+  /** Applies committed entries outside handleReady (before or while a write is in flight). */
+  private applyCommitted(m: Member, entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const removals = this.applyEntries(m, entries);
     this.serveReads(m);
-    this.maybeSnapshot(m, node);
     for (const [id, index] of removals) this.onRemovalApplied(id, index);
-    return m.node !== undefined;
   }
 
   private serveReads(m: Member): void {
@@ -484,6 +507,8 @@ export class Simulation {
   private maybeSnapshot(m: Member, node: RaftNode): void {
     const snapIndex = m.storage.snapshot().meta.index;
     if (m.sm.applied - snapIndex < this.snapshotEvery) return;
+    // Applied ahead of the disk (entries taken while a write runs): wait until storage holds it.
+    if (m.storage.term(m.sm.applied) !== m.appliedTerm) return;
     m.storage.createSnapshot(m.sm.applied, node.confStateAt(m.sm.applied), m.sm.serialize());
     // Keep a short tail so that slightly lagging followers still catch up from the log.
     const keep = this.rng.int(8);
@@ -499,7 +524,10 @@ export class Simulation {
         if (node === undefined) break;
         const w = m.writing;
         if (w !== undefined) {
-          if (this.now < w.doneAt) break;
+          if (this.now < w.doneAt) {
+            this.applyCommitted(m, node.takeCommitted());
+            break;
+          }
           m.writing = undefined;
           if (!this.handleReady(m, node, w.rd)) break;
           continue;
