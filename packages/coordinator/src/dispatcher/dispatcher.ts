@@ -330,54 +330,64 @@ export class Dispatcher {
   /**
    * Sends the node what changed since the last send (or everything), under the next sequence.
    * `tasksChanged` false: only its networks may have moved, its own tasks are as last sent.
+   * A network the node already holds travels as the patches since the version it holds.
    */
   private send(session: Session, full: boolean, tasksChanged = true, networkRound = true): { bytes: number; held: boolean } {
     this.#cache.refresh();
+    const cache = this.#cache;
     const head = `"v":${PROTOCOL_VERSION},"nodeId":${JSON.stringify(session.nodeId)},"sessionId":${JSON.stringify(session.sessionId)},"seq":${session.seq + 1}`;
-    const sent = session.sent;
+    const sent = full ? undefined : session.sent;
     let tasks: { id: string; json: string }[] | undefined;
-    if (full || !sent || tasksChanged) {
+    if (!sent || tasksChanged) {
       const r = tasksFor(this.o.store, session.nodeId);
       tasks = r.tasks.map((t) => ({ id: t.taskId, json: JSON.stringify(t) }));
       session.networkIds = r.networkIds;
     }
     const nets = session.networkIds.flatMap((id) => {
-      const n = this.#cache.network(id);
-      return n ? [{ id, ...n }] : [];
+      const version = cache.version(id);
+      return version === undefined ? [] : [{ id, version }];
     });
-    // the message is assembled from JSON already made: a network's can be large and is shared by every node on it
-    // networks new to the node go at once (its new tasks need them); changed ones on network rounds
-    let held = false;
-    const stale = (n: { id: string; version: number }): boolean => {
-      const v = sent?.networks.get(n.id);
-      if (v === undefined) return true;
-      if (v === n.version) return false;
-      if (!networkRound) held = true;
-      return networkRound;
-    };
-    const version = (n: { id: string; version: number }): number => (stale(n) || !sent ? n.version : (sent.networks.get(n.id) ?? n.version));
+    // the message is assembled from JSON already made: a network's whole or its patches are
+    // made once and shared by every node on it
     let body: string;
-    if (full || !sent || !tasks) {
-      if (full || !sent) {
-        const all = tasks ?? [];
-        body = `{"kind":"assign.full",${head},"tasks":[${all.map((t) => t.json).join(',')}],"networks":[${nets.map((n) => n.json).join(',')}]}`;
-        session.sent = { tasks: new Map(all.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, n.version])) };
-      } else {
-        const upsertNetworks = nets.filter(stale);
-        const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
-        if (upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
-        body = `{"kind":"assign.delta",${head},"upsertTasks":[],"removeTasks":[],"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
-        sent.networks = new Map(nets.map((n) => [n.id, version(n)]));
-      }
+    let held = false;
+    if (!sent) {
+      const all = tasks ?? [];
+      body = `{"kind":"assign.full",${head},"tasks":[${all.map((t) => t.json).join(',')}],"networks":[${nets.map((n) => cache.json(n.id) ?? '').join(',')}]}`;
+      session.sent = { tasks: new Map(all.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, n.version])) };
     } else {
-      const upsertTasks = tasks.filter((t) => sent.tasks.get(t.id) !== t.json);
-      const keep = new Set(tasks.map((t) => t.id));
-      const removeTasks = [...sent.tasks.keys()].filter((id) => !keep.has(id));
-      const upsertNetworks = nets.filter(stale);
-      const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
-      if (upsertTasks.length + removeTasks.length + upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
-      body = `{"kind":"assign.delta",${head},"upsertTasks":[${upsertTasks.map((t) => t.json).join(',')}],"removeTasks":${JSON.stringify(removeTasks)},"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
-      session.sent = { tasks: new Map(tasks.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, version(n)])) };
+      // networks new to the node go at once (its new tasks need them); changed ones on network rounds
+      const upsertNetworks: string[] = [];
+      const patchNetworks: string[] = [];
+      const versions = new Map<string, number>();
+      for (const n of nets) {
+        const v = sent.networks.get(n.id);
+        if (v === undefined) {
+          upsertNetworks.push(cache.json(n.id) ?? '');
+        } else if (v !== n.version && !networkRound) {
+          held = true;
+          versions.set(n.id, v);
+          continue;
+        } else if (v !== n.version) {
+          const patches = cache.patchesSince(n.id, v);
+          if (patches) patchNetworks.push(...patches);
+          else upsertNetworks.push(cache.json(n.id) ?? '');
+        }
+        versions.set(n.id, n.version);
+      }
+      const removeNetworks = [...sent.networks.keys()].filter((id) => !versions.has(id));
+      let upsertTasks: { id: string; json: string }[] = [];
+      let removeTasks: string[] = [];
+      if (tasks) {
+        upsertTasks = tasks.filter((t) => sent.tasks.get(t.id) !== t.json);
+        const keep = new Set(tasks.map((t) => t.id));
+        removeTasks = [...sent.tasks.keys()].filter((id) => !keep.has(id));
+      }
+      if (upsertTasks.length + removeTasks.length + upsertNetworks.length + patchNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
+      // the head and the task lists first: a reader that wants only tasks can stop early
+      body = `{"kind":"assign.delta",${head},"upsertTasks":[${upsertTasks.map((t) => t.json).join(',')}],"removeTasks":${JSON.stringify(removeTasks)},"upsertNetworks":[${upsertNetworks.join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)},"patchNetworks":[${patchNetworks.join(',')}]}`;
+      if (tasks) sent.tasks = new Map(tasks.map((t) => [t.id, t.json]));
+      sent.networks = versions;
     }
     session.seq += 1;
     session.sentAt = this.#now();
