@@ -5,7 +5,7 @@
 // Asserts nothing (no timed tests). Options: --nodes N --services N --replicas N --agents-procs N
 // --heartbeat-ms MS --overlay (a network per service) --cpu-prof (profiles of the 3 coordinators)
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,11 +25,18 @@ const { values: opt } = parseArgs({
     // the simulated nodes share this machine's 2 cores with everything else: a period a little
     // longer than the default 1 s keeps the bench's own CPU starvation from reading as dead nodes
     'heartbeat-ms': { type: 'string', default: '3000' },
+    // for the same reason the coordinators' Raft waits longer for a silent leader than its
+    // default 500 ms: with load averages of 10–25 on 2 cores, a leader's event loop pauses for
+    // seconds, and shorter timeouts made leadership flap (36 leaders in 3 minutes), each new
+    // leader owing every node a full set
+    'election-ms': { type: 'string', default: '3000' },
     // each service on an overlay network of its own. Not the default: at 30,000 tasks over 300
     // networks every node is sent ~30 networks of 100 endpoints each, re-sent as they change,
     // and the coordinators do not converge (GBs of buffered assignments, leadership lost to
     // event-loop stalls); at 10,000 tasks over 100 networks they do. See the README.
     overlay: { type: 'boolean', default: false },
+    // every process's whole output, kept in this directory (the default keeps the last lines)
+    logs: { type: 'string' },
   },
 });
 const NODES = Number(opt.nodes);
@@ -53,6 +60,12 @@ function start(cmd, args, name) {
   child.stdout.on('data', (b) => (child.out = (child.out + b.toString()).slice(-20_000)));
   child.stderr.on('data', (b) => (child.out = (child.out + b.toString()).slice(-20_000)));
   child.name = name;
+  if (opt.logs) {
+    mkdirSync(opt.logs, { recursive: true });
+    const file = createWriteStream(join(opt.logs, `${name.replace(/\s+/g, '-')}.log`));
+    child.stdout.pipe(file);
+    child.stderr.pipe(file);
+  }
   children.push(child);
   return child;
 }
@@ -85,7 +98,7 @@ const coordinators = new Map();
 const peers = IDS.map((id) => `${id}=127.0.0.1:${RAFT_BASE + id}`).join(',');
 for (const id of IDS) {
   const prof = opt['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(here, 'results', 'profiles')}`] : [];
-  coordinators.set(id, start(process.execPath, [...prof, BIN, '--cluster', CLUSTER, '--id', String(id), '--peers', peers, '--data-dir', join(dir, `c${id}`), '--nats', url, '--heartbeat-ms', opt['heartbeat-ms']], `coordinator ${id}`));
+  coordinators.set(id, start(process.execPath, [...prof, BIN, '--cluster', CLUSTER, '--id', String(id), '--peers', peers, '--data-dir', join(dir, `c${id}`), '--nats', url, '--heartbeat-ms', opt['heartbeat-ms'], '--election-ms', opt['election-ms']], `coordinator ${id}`));
 }
 
 const ask = async (subject, body, timeout = 30_000) => JSON.parse(dec.decode((await nc.request(subject, enc.encode(JSON.stringify(body)), { timeout })).data));

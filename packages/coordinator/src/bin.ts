@@ -33,6 +33,7 @@ const program = new Command('shoal-coordinator')
   .option('--nats <url>', 'NATS server URL (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--nats-user <user>', 'NATS user (password from SHOAL_NATS_PASSWORD)', process.env.SHOAL_NATS_USER)
   .option('--heartbeat-ms <ms>', 'agent heartbeat period (default 1000)', (v) => Number(v))
+  .option('--election-ms <ms>', 'leader silence before the coordinators elect another (default 500; raise it on a busy or starved machine)', (v) => Number(v))
   .addHelpText(
     'after',
     [
@@ -44,12 +45,13 @@ const program = new Command('shoal-coordinator')
     ].join('\n'),
   );
 program.parse();
-const flags = program.opts<{ config?: string; cluster?: string; id?: number; peers?: CoordinatorConfig['peers']; join?: CoordinatorConfig['join']; listen?: CoordinatorConfig['listen']; standby?: boolean; name?: string; dataDir?: string; nats?: string[]; natsUser?: string; heartbeatMs?: number }>();
+const flags = program.opts<{ config?: string; cluster?: string; id?: number; peers?: CoordinatorConfig['peers']; join?: CoordinatorConfig['join']; listen?: CoordinatorConfig['listen']; standby?: boolean; name?: string; dataDir?: string; nats?: string[]; natsUser?: string; heartbeatMs?: number; electionMs?: number }>();
 
 let config: ReturnType<typeof resolveCoordinatorConfig>;
 try {
   const file = flags.config ? parseCoordinatorConfigFile(readFileSync(flags.config, 'utf8'), flags.config) : {};
   if (flags.heartbeatMs !== undefined && (!Number.isInteger(flags.heartbeatMs) || flags.heartbeatMs < 50)) throw new InvalidArgumentError('--heartbeat-ms: expected milliseconds ≥ 50');
+  if (flags.electionMs !== undefined && (!Number.isInteger(flags.electionMs) || flags.electionMs < 200 || flags.electionMs > 60_000)) throw new InvalidArgumentError('--election-ms: expected milliseconds between 200 and 60000');
   config = resolveCoordinatorConfig(file, {
     cluster: flags.cluster,
     id: flags.id,
@@ -62,6 +64,7 @@ try {
     natsUrls: flags.nats ?? process.env.SHOAL_NATS_URL?.split(','),
     natsUser: flags.natsUser,
     heartbeatMs: flags.heartbeatMs,
+    electionMs: flags.electionMs,
   });
 } catch (err) {
   const e = err as { code?: string; what?: string; todo?: string; message?: string };
@@ -93,6 +96,8 @@ const manager = new Manager({
   dataDir: config.dataDir,
   bus: natsBus(nc),
   heartbeatPeriodMs: config.heartbeatMs,
+  // Raft ticks every 50 ms: the election timeout counts in ticks
+  electionTick: Math.max(2, Math.round(config.electionMs / 50)),
   log,
 });
 await manager.start();

@@ -21,12 +21,19 @@ export interface CoordinatorConfig {
   natsUrls: string[];
   natsUser?: string | undefined;
   heartbeatMs: number;
+  /**
+   * How long followers wait without hearing from the leader before electing another (the real
+   * timeout is drawn from [electionMs, 2 × electionMs)). Short means fast failover; it must stay
+   * well above the longest pause of the leader's event loop, or leadership flaps.
+   */
+  electionMs: number;
 }
 
 export const COORDINATOR_DEFAULTS = {
   dataDir: '/var/lib/shoal/coordinator',
   natsUrls: ['nats://127.0.0.1:4222'],
   heartbeatMs: 1000,
+  electionMs: 500,
   standby: false,
 } as const;
 
@@ -73,7 +80,7 @@ export function parseMembers(value: unknown, where: string): Map<NodeId, Endpoin
   return out;
 }
 
-const FILE_KEYS = ['cluster', 'id', 'listen', 'peers', 'join', 'standby', 'name', 'dataDir', 'nats', 'natsUser', 'heartbeatMs'] as const;
+const FILE_KEYS = ['cluster', 'id', 'listen', 'peers', 'join', 'standby', 'name', 'dataDir', 'nats', 'natsUser', 'heartbeatMs', 'electionMs'] as const;
 
 /**
  * Reads the coordinator's config file (YAML or JSON): every key optional and the long form of a
@@ -130,6 +137,10 @@ export function parseCoordinatorConfigFile(text: string, file: string): Partial<
       case 'heartbeatMs':
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 50 || v > 60_000) throw bad(`${file}: heartbeatMs: expected milliseconds between 50 and 60000, got ${JSON.stringify(v)}`);
         out.heartbeatMs = v;
+        break;
+      case 'electionMs':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 200 || v > 60_000) throw bad(`${file}: electionMs: expected milliseconds between 200 and 60000, got ${JSON.stringify(v)}`);
+        out.electionMs = v;
         break;
       default:
         throw bad(`${file}: unknown setting "${key}"`, `the settings are ${FILE_KEYS.join(', ')}`);

@@ -15,6 +15,8 @@ class MemoryBus implements Bus {
   patches = 0;
   wholes = 0;
   fulls = 0;
+  /** Deltas an agent could not apply on what it holds. */
+  gaps = 0;
   /** Nodes whose next message is lost on the way. */
   readonly lose = new Set<string>();
   subscribe(subject: string, handler: (m: BusMessage) => void): () => void {
@@ -32,6 +34,7 @@ class MemoryBus implements Bus {
     }
     const out = applyAssignment(this.held.get(nodeId), msg);
     if (out.kind === 'gap') {
+      this.gaps++;
       if (this.held.get(nodeId)?.seq === out.set?.seq && out.set !== undefined) return; // waits for a full set
       throw new Error(`gap at node ${nodeId}`);
     }
@@ -55,6 +58,13 @@ class MemoryBus implements Bus {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits for a condition (a busy machine may take a while), failing after 10 s. */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; !cond(); i++) {
+    if (i > 500) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
 
 describe('dispatcher deltas from the assignment cache', () => {
   it('leave every agent holding exactly assignmentFor(store, node), through random changes', async () => {
@@ -130,15 +140,15 @@ describe('dispatcher deltas from the assignment cache', () => {
     const running = { state: 'running' as const, message: '', at: '' };
     apply({ op: 'create', kind: 'task', object: task('t1', 's1', { slot: 1, nodeId: 'n1', status: running, attachments: [{ networkId: 'net-a', address: '10.0.0.2/24', mac: '02:42:0a:00:00:02' }] }) });
     apply({ op: 'create', kind: 'task', object: task('t2', 's1', { slot: 2, nodeId: 'n2', status: running, attachments: [{ networkId: 'net-a', address: '10.0.0.3/24', mac: '02:42:0a:00:00:03' }] }) });
-    await sleep(300);
+    await until('n1 to hold both tasks\' names', () => bus.held.get('n1')?.networks['net-a']?.dns.some((r) => r.name === 'tasks.web' && r.addresses.length === 2) === true);
     const before = bus.held.get('n1');
     expect(before?.networks['net-a']?.dns.find((r) => r.name === 'tasks.web')?.addresses).toEqual(['10.0.0.2', '10.0.0.3']);
     // n1's next delta (the patch for t3) is lost; the one after is then a gap it does not apply
     bus.lose.add('n1');
     apply({ op: 'create', kind: 'task', object: task('t3', 's1', { slot: 3, nodeId: 'n2', status: running, attachments: [{ networkId: 'net-a', address: '10.0.0.4/24', mac: '02:42:0a:00:00:04' }] }) });
-    await sleep(300);
+    await until('the delta to n1 to be lost', () => !bus.lose.has('n1'));
     apply({ op: 'create', kind: 'task', object: task('t4', 's1', { slot: 4, nodeId: 'n2', status: running, attachments: [{ networkId: 'net-a', address: '10.0.0.5/24', mac: '02:42:0a:00:00:05' }] }) });
-    await sleep(300);
+    await until('the next delta to reach n1', () => bus.gaps > 0);
     expect(bus.held.get('n1')?.seq).toBe(before?.seq);
     const fulls = bus.fulls;
     // a heartbeat at once is within the grace period of the last send: nothing yet
@@ -147,7 +157,7 @@ describe('dispatcher deltas from the assignment cache', () => {
     expect(bus.fulls).toBe(fulls);
     skew += 2500;
     bus.heartbeat('n1', before?.sessionId ?? '', before?.seq ?? 0);
-    await sleep(20);
+    await until('a full set', () => bus.fulls > fulls);
     expect(bus.fulls).toBe(fulls + 1);
     expect(Object.values(bus.held.get('n1')?.networks ?? {})).toEqual(assignmentFor(store, 'n1').networks);
     expect(bus.held.get('n1')?.networks['net-a']?.dns.find((r) => r.name === 'tasks.web')?.addresses).toEqual(['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);

@@ -45,6 +45,8 @@ interface Session {
   sentAt: number;
   markingReady?: boolean;
   load?: HostLoad;
+  /** The agent has spoken under this session id: it holds the full set that opened it. */
+  confirmed?: boolean;
 }
 
 /** What the leader holds in memory about a node's session, for `cluster.status`. */
@@ -65,6 +67,12 @@ const SYNC_DELAY_MS = 20;
  */
 const NETWORK_BYTES_PER_MS = 256 * 1024;
 const NETWORK_ROUND_MIN_MS = 100;
+/** Full sets sent per slice, at most (bytes, ms of work), and the pause between slices. */
+const FULL_SLICE_BYTES = 2 * 2 ** 20;
+const FULL_SLICE_MS = 20;
+const FULL_SLICE_GAP_MS = 20;
+/** Heartbeat periods a node has, after its full set left, to adopt the session it opens. */
+const ADOPT_GRACE_PERIODS = 3;
 /** Task reports per Raft entry, at most. */
 const REPORT_BATCH = 5000;
 const dec = new TextDecoder();
@@ -92,6 +100,9 @@ export class Dispatcher {
   #lastCheck = 0;
   readonly #cache: AssignmentCache;
   #proposals: Promise<void> = Promise.resolve();
+  /** Sessions owed a full set, sent a slice at a time (see queueFull). */
+  readonly #fulls = new Map<string, Session>();
+  #fullsDraining = false;
 
   constructor(private readonly o: DispatcherOptions) {
     this.#now = o.now ?? Date.now;
@@ -175,13 +186,20 @@ export class Dispatcher {
     };
     m.respond(json(reply));
     this.o.log?.('node registered', { nodeId, address: reg.address, running: reg.runningTasks.length });
-    this.send(session, true);
+    this.queueFull(session);
   }
 
   private async onHeartbeat(m: BusMessage): Promise<void> {
     const hb = decodeHeartbeat(parse(m.data));
     const nodeId = this.sender(m, hb.nodeId);
     let session = this.#sessions.get(nodeId);
+    if (session && session.sessionId !== hb.sessionId && !session.confirmed && (this.#fulls.has(nodeId) || this.#now() - session.sentAt < ADOPT_GRACE_PERIODS * this.#period)) {
+      // The node has not yet read the full set that opens its new session (a busy agent, or
+      // one of a thousand being sent theirs): it is alive, and a second new session would
+      // only send it everything again.
+      session.lastSeen = this.#now();
+      return;
+    }
     if (!session || session.sessionId !== hb.sessionId) {
       // A session this leader did not open: it took over from another leader, or the node was
       // declared down. A full assignment under a new session id takes the node in; the agent
@@ -192,10 +210,11 @@ export class Dispatcher {
       this.#sessions.set(nodeId, session);
       if (node.status.state !== 'ready') await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } });
       this.o.log?.('session taken over', { nodeId });
-      this.send(session, true);
+      this.queueFull(session);
       return;
     }
     session.lastSeen = this.#now();
+    session.confirmed = true;
     // Marking the node ready may have been refused (its object changed meanwhile, say by the
     // liveness check): a node that heartbeats is ready, so try again rather than leave it down.
     const node = this.o.store.get('node', nodeId);
@@ -209,7 +228,7 @@ export class Dispatcher {
     }
     if (hb.load) session.load = hb.load;
     // The agent missed something (a lost delta): after a grace period, send it everything.
-    if (hb.appliedSeq < session.seq && this.#now() - session.sentAt > 2 * this.#period) this.send(session, true);
+    if (hb.appliedSeq < session.seq && this.#now() - session.sentAt > 2 * this.#period) this.queueFull(session);
   }
 
   private async onStatus(m: BusMessage): Promise<void> {
@@ -218,6 +237,7 @@ export class Dispatcher {
     const session = this.#sessions.get(nodeId);
     if (!session || session.sessionId !== msg.sessionId) return;
     session.lastSeen = this.#now();
+    session.confirmed = true;
     for (const r of msg.reports) this.#reports.set(r.taskId, { nodeId, report: r });
     await this.flushReports();
   }
@@ -302,6 +322,38 @@ export class Dispatcher {
   }
 
   /**
+   * Full sets are sent a slice at a time: a new leader owes one to every node at once (a
+   * thousand nodes on dozens of networks make hundreds of MB), and sending them in one go
+   * would stall the event loop for seconds — long enough to miss Raft heartbeats and lose the
+   * lead, so that the next leader starts the same again. Between slices, Raft, heartbeats and
+   * reads get their turn.
+   */
+  private queueFull(session: Session): void {
+    this.#fulls.set(session.nodeId, session);
+    if (this.#fullsDraining) return;
+    this.#fullsDraining = true;
+    const slice = (): void => {
+      if (this.#unsubs.length === 0) {
+        this.#fulls.clear();
+        this.#fullsDraining = false;
+        return;
+      }
+      const t0 = performance.now();
+      let bytes = 0;
+      for (const [nodeId, s] of this.#fulls) {
+        if (bytes >= FULL_SLICE_BYTES || performance.now() - t0 >= FULL_SLICE_MS) break;
+        this.#fulls.delete(nodeId);
+        // a session replaced meanwhile (the node registered again) was queued under its new self
+        if (this.#sessions.get(nodeId) !== s) continue;
+        bytes += this.send(s, true).bytes;
+      }
+      if (this.#fulls.size > 0) setTimeout(slice, FULL_SLICE_GAP_MS);
+      else this.#fullsDraining = false;
+    };
+    setImmediate(slice);
+  }
+
+  /**
    * Changes come in bursts (a deploy, a wave of task reports): one round of sends a little
    * after the first change covers all of them, instead of a round per Raft entry.
    */
@@ -317,6 +369,7 @@ export class Dispatcher {
       let bytes = 0;
       let held = false;
       for (const s of this.#sessions.values()) {
+        if (this.#fulls.has(s.nodeId)) continue; // its full set is on its way, with all of this
         const r = this.send(s, false, nodes === undefined || nodes.has(s.nodeId), networkRound);
         bytes += r.bytes;
         held ||= r.held;
