@@ -58,6 +58,8 @@ interface StoreEntry {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** Pending tasks placed per pass, at most: a big deploy is placed (and sent) in slices. */
+const SCHEDULE_SLICE = 3000;
 
 /** The store as Raft's state machine: every coordinator applies the same entries the same way. */
 class StoreMachine implements StateMachine {
@@ -474,6 +476,6 @@ export class Manager {
       lead.wake = setTimeout(() => this.queuePass(), Math.max(0, orchestration.wakeAt - Date.now()));
     }
     await batch(allocatePass(this.store, lead.allocator, at).commands);
-    await batch(schedulePass(this.store, at).commands);
+    await batch(schedulePass(this.store, at, SCHEDULE_SLICE).commands);
   }
 }
