@@ -121,7 +121,7 @@ describe('dispatcher deltas from the assignment cache', () => {
     }
   });
 
-  it('resend the full set after a lost delta, once the heartbeat shows the agent behind', async () => {
+  it('resend the full set after a lost delta, once heartbeats show the agent stuck behind for a grace period', async () => {
     // the real clock, plus a jump the test makes past the heartbeat's grace period
     let skew = 0;
     const store = new Store();
@@ -151,7 +151,8 @@ describe('dispatcher deltas from the assignment cache', () => {
     await until('the next delta to reach n1', () => bus.gaps > 0);
     expect(bus.held.get('n1')?.seq).toBe(before?.seq);
     const fulls = bus.fulls;
-    // a heartbeat at once is within the grace period of the last send: nothing yet
+    // heartbeats that show it stuck behind, but not yet for a grace period: nothing yet
+    bus.heartbeat('n1', before?.sessionId ?? '', before?.seq ?? 0);
     bus.heartbeat('n1', before?.sessionId ?? '', before?.seq ?? 0);
     await sleep(20);
     expect(bus.fulls).toBe(fulls);

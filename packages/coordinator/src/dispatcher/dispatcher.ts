@@ -47,6 +47,9 @@ interface Session {
   load?: HostLoad;
   /** The agent has spoken under this session id: it holds the full set that opened it. */
   confirmed?: boolean;
+  /** The sequence its last heartbeat said it applied, and since when it has been stuck behind. */
+  heardSeq?: number;
+  stuckSince?: number;
 }
 
 /** What the leader holds in memory about a node's session, for `cluster.status`. */
@@ -227,8 +230,18 @@ export class Dispatcher {
       }
     }
     if (hb.load) session.load = hb.load;
-    // The agent missed something (a lost delta): after a grace period, send it everything.
-    if (hb.appliedSeq < session.seq && this.#now() - session.sentAt > 2 * this.#period) this.queueFull(session);
+    // The agent missed something (a lost delta): every later delta is a gap it will not apply.
+    // Once it has applied nothing for a grace period while behind, send it everything. (Not
+    // "nothing sent for a while": during a deploy deltas flow all the time, and a node stuck
+    // behind a lost one would never be resynced.)
+    const now = this.#now();
+    if (hb.appliedSeq >= session.seq || session.heardSeq === undefined || hb.appliedSeq > session.heardSeq) session.stuckSince = undefined;
+    else session.stuckSince ??= now;
+    session.heardSeq = hb.appliedSeq;
+    if (session.stuckSince !== undefined && now - session.stuckSince >= 2 * this.#period) {
+      session.stuckSince = undefined;
+      this.queueFull(session);
+    }
   }
 
   private async onStatus(m: BusMessage): Promise<void> {
