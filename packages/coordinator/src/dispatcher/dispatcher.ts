@@ -71,9 +71,9 @@ const SYNC_DELAY_MS = 20;
 const NETWORK_BYTES_PER_MS = 256 * 1024;
 const NETWORK_ROUND_MIN_MS = 100;
 /** Full sets sent per slice, at most (bytes, ms of work), and the pause between slices. */
-const FULL_SLICE_BYTES = 2 * 2 ** 20;
-const FULL_SLICE_MS = 20;
-const FULL_SLICE_GAP_MS = 20;
+const FULL_SLICE_BYTES = 4 * 2 ** 20;
+const FULL_SLICE_MS = 50;
+const FULL_SLICE_GAP_MS = 0;
 /** Heartbeat periods a node has, after its full set left, to adopt the session it opens. */
 const ADOPT_GRACE_PERIODS = 3;
 /** Task reports per Raft entry, at most. */
@@ -353,12 +353,20 @@ export class Dispatcher {
       }
       const t0 = performance.now();
       let bytes = 0;
+      // once per slice: during a deploy the networks change all the time, and each version is
+      // made into JSON once for every node sent it, not once per node
+      this.#cache.refresh();
       for (const [nodeId, s] of this.#fulls) {
         if (bytes >= FULL_SLICE_BYTES || performance.now() - t0 >= FULL_SLICE_MS) break;
         this.#fulls.delete(nodeId);
         // a session replaced meanwhile (the node registered again) was queued under its new self
         if (this.#sessions.get(nodeId) !== s) continue;
-        bytes += this.send(s, true).bytes;
+        try {
+          bytes += this.send(s, true).bytes;
+        } catch (err) {
+          // its heartbeats will show it behind, and it is queued again
+          this.o.log?.('full assignment not sent', { nodeId, err: err instanceof Error ? err.message : String(err) });
+        }
       }
       if (this.#fulls.size > 0) setTimeout(slice, FULL_SLICE_GAP_MS);
       else this.#fullsDraining = false;
@@ -399,7 +407,7 @@ export class Dispatcher {
    * A network the node already holds travels as the patches since the version it holds.
    */
   private send(session: Session, full: boolean, tasksChanged = true, networkRound = true): { bytes: number; held: boolean } {
-    this.#cache.refresh();
+    // the caller refreshed the cache
     const cache = this.#cache;
     const head = `"v":${PROTOCOL_VERSION},"nodeId":${JSON.stringify(session.nodeId)},"sessionId":${JSON.stringify(session.sessionId)},"seq":${session.seq + 1}`;
     const sent = full ? undefined : session.sent;
