@@ -58,7 +58,7 @@ interface StoreEntry {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-/** Pending tasks placed per pass, at most: a big deploy is placed (and sent) in slices. */
+/** New tasks allocated, and pending tasks placed, per pass at most: a big deploy goes in slices. */
 const SCHEDULE_SLICE = 3000;
 
 /** The store as Raft's state machine: every coordinator applies the same entries the same way. */
@@ -475,7 +475,7 @@ export class Manager {
       clearTimeout(lead.wake);
       lead.wake = setTimeout(() => this.queuePass(), Math.max(0, orchestration.wakeAt - Date.now()));
     }
-    await batch(allocatePass(this.store, lead.allocator, at).commands);
+    await batch(allocatePass(this.store, lead.allocator, at, SCHEDULE_SLICE).commands);
     await batch(schedulePass(this.store, at, SCHEDULE_SLICE).commands);
   }
 }

@@ -138,7 +138,7 @@ describe('schedulePass', () => {
     expect(schedulePass(log.store, log.now).commands).toEqual([]);
   });
 
-  it('places at most `limit` tasks per pass, and the rest on the next passes', () => {
+  it('allocates and places at most `limit` tasks per pass, and the rest on the next passes', () => {
     const log = new Log();
     log.propose(
       { op: 'create', kind: 'node', object: node('a') },
@@ -146,7 +146,12 @@ describe('schedulePass', () => {
       { op: 'create', kind: 'service', object: service('s1', 'web') },
       ...['t1', 't2', 't3', 't4', 't5'].map((id) => ({ op: 'create' as const, kind: 'task' as const, object: task(id, 's1') })),
     );
-    log.batch(allocatePass(log.store, new Allocator(), log.now).commands);
+    const allocator = new Allocator();
+    const some = allocatePass(log.store, allocator, log.now, 3);
+    expect(some.commands).toHaveLength(3);
+    log.batch(some.commands);
+    log.batch(allocatePass(log.store, allocator, log.now, 3).commands);
+    expect(allocatePass(log.store, allocator, log.now, 3).commands).toEqual([]);
     const first = schedulePass(log.store, log.now, 2);
     expect(first.decision.placed).toHaveLength(2);
     log.batch(first.commands);
