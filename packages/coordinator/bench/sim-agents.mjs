@@ -12,7 +12,12 @@ const json = (v) => enc.encode(JSON.stringify(v));
 const nc = await connect({ servers: url, name: `sim-agents-${first}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 
 // what happened, printed every few seconds: the coordinator bench keeps it with --logs
-const counts = { full: 0, delta: 0, gap: 0, reported: 0 };
+const counts = { full: 0, delta: 0, gap: 0, reported: 0, otherSession: 0, lastGap: '' };
+const gap = (node, sessionId, seq) => {
+  counts.gap++;
+  if (sessionId !== node.sessionId) counts.otherSession++;
+  counts.lastGap = `${sessionId === node.sessionId ? 'same' : 'other'} session, held ${node.seq}, got ${seq}`;
+};
 void (async () => {
   for await (const st of nc.status()) process.stdout.write(`${new Date().toISOString()} nats ${st.type} ${typeof st.data === 'string' ? st.data : ''}\n`);
 })();
@@ -46,7 +51,7 @@ nc.subscribe(`shoal.${cluster}.node.*.assign`, {
       const h = /"nodeId":"([^"]+)","sessionId":"([^"]+)","seq":(\d+)/.exec(text.slice(0, 300));
       const node = h && nodes.get(h[1]);
       if (node && h[2] === node.sessionId && Number(h[3]) === node.seq + 1) node.seq += 1;
-      else counts.gap++;
+      else if (node) gap(node, h[2], Number(h[3]));
       counts.delta++;
       return;
     }
@@ -64,7 +69,7 @@ nc.subscribe(`shoal.${cluster}.node.*.assign`, {
     }
     counts.delta++;
     if (msg.sessionId !== node.sessionId || msg.seq !== node.seq + 1) {
-      counts.gap++;
+      gap(node, msg.sessionId, msg.seq);
       return; // a gap: the heartbeat asks for the full set
     }
     node.seq = msg.seq;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { connect } from 'nats';
+import { connect, DebugEvents, Events } from 'nats';
 import { pino } from 'pino';
 import { isShoalError } from '@shoal/core';
 import { parseCoordinatorConfigFile, parseEndpoint, parseMemberId, parseMembers, resolveCoordinatorConfig, type CoordinatorConfig } from './config.js';
@@ -101,6 +101,10 @@ const manager = new Manager({
   log,
 });
 await manager.start();
+// a lost connection loses what was published meanwhile (agents then resync): worth a log line
+void (async () => {
+  for await (const s of nc.status()) if (s.type === Events.Disconnect || s.type === Events.Reconnect || s.type === DebugEvents.StaleConnection) log('nats connection', { event: s.type });
+})();
 log('coordinator started', { id: config.id, cluster: config.cluster, name: manager.name, joining: config.join !== undefined });
 let stopping = false;
 const shutdown = (signal: string): void => {
