@@ -80,9 +80,11 @@ const nc = await connect({
   ...(config.natsUser ? { user: config.natsUser, pass: process.env.SHOAL_NATS_PASSWORD ?? '' } : {}),
   maxReconnectAttempts: -1,
   reconnectTimeWait: 500,
-  // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes
+  // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes.
+  // Five, not two: a leader busy for seconds (a big deploy) reads its pongs late, and a
+  // connection it declares stale loses what it was publishing (agents then need full sets)
   pingInterval: 2000,
-  maxPingOut: 2,
+  maxPingOut: 5,
   waitOnFirstConnect: true,
 });
 const manager = new Manager({
