@@ -11,6 +11,18 @@ const dec = new TextDecoder();
 const json = (v) => enc.encode(JSON.stringify(v));
 const nc = await connect({ servers: url, name: `sim-agents-${first}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 
+// what happened, printed every few seconds: the coordinator bench keeps it with --logs
+const counts = { full: 0, delta: 0, gap: 0, reported: 0, otherSession: 0, lastGap: '' };
+const gap = (node, sessionId, seq) => {
+  counts.gap++;
+  if (sessionId !== node.sessionId) counts.otherSession++;
+  counts.lastGap = `${sessionId === node.sessionId ? 'same' : 'other'} session, held ${node.seq}, got ${seq}`;
+};
+void (async () => {
+  for await (const st of nc.status()) process.stdout.write(`${new Date().toISOString()} nats ${st.type} ${typeof st.data === 'string' ? st.data : ''}\n`);
+})();
+setInterval(() => process.stdout.write(`${new Date().toISOString()} ${JSON.stringify(counts)}\n`), 5000).unref();
+
 /** Per node: its session (adopted from any assignment, as the real agent does), what it runs. */
 const nodes = new Map();
 for (let i = Number(first); i < Number(first) + Number(count); i++) {
@@ -19,6 +31,7 @@ for (let i = Number(first); i < Number(first) + Number(count); i++) {
 
 function report(nodeId, node, taskIds) {
   if (taskIds.length === 0 || !node.sessionId) return;
+  counts.reported += taskIds.length;
   const at = new Date().toISOString();
   for (let i = 0; i < taskIds.length; i += 5000) {
     nc.publish(`shoal.${cluster}.node.${nodeId}.status`, json({
@@ -38,12 +51,15 @@ nc.subscribe(`shoal.${cluster}.node.*.assign`, {
       const h = /"nodeId":"([^"]+)","sessionId":"([^"]+)","seq":(\d+)/.exec(text.slice(0, 300));
       const node = h && nodes.get(h[1]);
       if (node && h[2] === node.sessionId && Number(h[3]) === node.seq + 1) node.seq += 1;
+      else if (node) gap(node, h[2], Number(h[3]));
+      counts.delta++;
       return;
     }
     const msg = JSON.parse(text);
     const node = nodes.get(msg.nodeId);
     if (!node) return;
     if (msg.kind === 'assign.full') {
+      counts.full++;
       node.sessionId = msg.sessionId;
       node.tasks = new Set(msg.tasks.filter((t) => t.desiredState === 'running').map((t) => t.taskId));
       node.seq = msg.seq;
@@ -51,7 +67,11 @@ nc.subscribe(`shoal.${cluster}.node.*.assign`, {
       report(msg.nodeId, node, [...node.tasks]);
       return;
     }
-    if (msg.sessionId !== node.sessionId || msg.seq !== node.seq + 1) return; // a gap: the heartbeat asks for the full set
+    counts.delta++;
+    if (msg.sessionId !== node.sessionId || msg.seq !== node.seq + 1) {
+      gap(node, msg.sessionId, msg.seq);
+      return; // a gap: the heartbeat asks for the full set
+    }
     node.seq = msg.seq;
     const fresh = [];
     for (const t of msg.upsertTasks) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { connect } from 'nats';
+import { connect, DebugEvents, Events } from 'nats';
 import { pino } from 'pino';
 import { isShoalError } from '@shoal/core';
 import { parseCoordinatorConfigFile, parseCount, parseEndpoint, parseMemberId, parseMembers, resolveCoordinatorConfig, type CoordinatorConfig } from './config.js';
@@ -37,6 +37,7 @@ const program = new Command('shoal-coordinator')
   .option('--snapshot-every <n>', 'snapshot the store and drop the Raft log behind it every N applied entries (default 10000)', flag((v) => parseCount('snapshotEvery', v, '--snapshot-every')))
   .option('--snapshot-keep <n>', 'entries kept behind a snapshot for followers slightly behind (default 500)', flag((v) => parseCount('snapshotKeep', v, '--snapshot-keep')))
   .option('--wal-segment-bytes <n>', 'size at which a Raft log segment is closed; whole segments behind a snapshot are deleted (default 64 MiB)', flag((v) => parseCount('walSegmentBytes', v, '--wal-segment-bytes')))
+  .option('--election-ms <ms>', 'leader silence before the coordinators elect another (default 500; raise it on a busy or starved machine)', (v) => Number(v))
   .addHelpText(
     'after',
     [
@@ -48,12 +49,13 @@ const program = new Command('shoal-coordinator')
     ].join('\n'),
   );
 program.parse();
-const flags = program.opts<{ config?: string; cluster?: string; id?: number; peers?: CoordinatorConfig['peers']; join?: CoordinatorConfig['join']; listen?: CoordinatorConfig['listen']; standby?: boolean; name?: string; dataDir?: string; nats?: string[]; natsUser?: string; heartbeatMs?: number; token?: string; snapshotEvery?: number; snapshotKeep?: number; walSegmentBytes?: number }>();
+const flags = program.opts<{ config?: string; cluster?: string; id?: number; peers?: CoordinatorConfig['peers']; join?: CoordinatorConfig['join']; listen?: CoordinatorConfig['listen']; standby?: boolean; name?: string; dataDir?: string; nats?: string[]; natsUser?: string; heartbeatMs?: number; token?: string; snapshotEvery?: number; snapshotKeep?: number; walSegmentBytes?: number; electionMs?: number }>();
 
 let config: ReturnType<typeof resolveCoordinatorConfig>;
 try {
   const file = flags.config ? parseCoordinatorConfigFile(readFileSync(flags.config, 'utf8'), flags.config) : {};
   if (flags.heartbeatMs !== undefined && (!Number.isInteger(flags.heartbeatMs) || flags.heartbeatMs < 50)) throw new InvalidArgumentError('--heartbeat-ms: expected milliseconds ≥ 50');
+  if (flags.electionMs !== undefined && (!Number.isInteger(flags.electionMs) || flags.electionMs < 200 || flags.electionMs > 60_000)) throw new InvalidArgumentError('--election-ms: expected milliseconds between 200 and 60000');
   config = resolveCoordinatorConfig(file, {
     cluster: flags.cluster,
     id: flags.id,
@@ -70,6 +72,7 @@ try {
     snapshotEvery: flags.snapshotEvery,
     snapshotKeep: flags.snapshotKeep,
     walSegmentBytes: flags.walSegmentBytes,
+    electionMs: flags.electionMs,
   });
 } catch (err) {
   const e = err as { code?: string; what?: string; todo?: string; message?: string };
@@ -85,9 +88,11 @@ const nc = await connect({
   ...(config.natsUser ? { user: config.natsUser, pass: process.env.SHOAL_NATS_PASSWORD ?? '' } : {}),
   maxReconnectAttempts: -1,
   reconnectTimeWait: 500,
-  // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes
+  // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes.
+  // Five, not two: a leader busy for seconds (a big deploy) reads its pongs late, and a
+  // connection it declares stale loses what it was publishing (agents then need full sets)
   pingInterval: 2000,
-  maxPingOut: 2,
+  maxPingOut: 5,
   waitOnFirstConnect: true,
 });
 const manager = new Manager({
@@ -105,6 +110,8 @@ const manager = new Manager({
   snapshotKeep: config.snapshotKeep,
   walSegmentBytes: config.walSegmentBytes,
   joinToken: config.joinToken,
+  // Raft ticks every 50 ms: the election timeout counts in ticks
+  electionTick: Math.max(2, Math.round(config.electionMs / 50)),
   log,
   onJoinRefused: (err) => {
     // a refusal is final (a wrong token, an id taken): say so and stop, rather than idle unseen
@@ -113,6 +120,10 @@ const manager = new Manager({
   },
 });
 await manager.start();
+// a lost connection loses what was published meanwhile (agents then resync): worth a log line
+void (async () => {
+  for await (const s of nc.status()) if (s.type === Events.Disconnect || s.type === Events.Reconnect || s.type === DebugEvents.StaleConnection) log('nats connection', { event: s.type });
+})();
 log('coordinator started', { id: config.id, cluster: config.cluster, name: manager.name, joining: config.join !== undefined });
 let stopping = false;
 const shutdown = (signal: string, code = 0): void => {

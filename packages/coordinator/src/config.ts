@@ -28,12 +28,19 @@ export interface CoordinatorConfig {
   walSegmentBytes: number;
   /** The manager join token, needed with --join (see `shoal cluster join-token coordinator`). */
   joinToken?: string | undefined;
+  /**
+   * How long followers wait without hearing from the leader before electing another (the real
+   * timeout is drawn from [electionMs, 2 × electionMs)). Short means fast failover; it must stay
+   * well above the longest pause of the leader's event loop, or leadership flaps.
+   */
+  electionMs: number;
 }
 
 export const COORDINATOR_DEFAULTS = {
   dataDir: '/var/lib/shoal/coordinator',
   natsUrls: ['nats://127.0.0.1:4222'],
   heartbeatMs: 1000,
+  electionMs: 500,
   standby: false,
   snapshotEvery: 10_000,
   snapshotKeep: 500,
@@ -120,6 +127,7 @@ export function parseCoordinatorConfigFile(text: string, file: string): Partial<
     snapshotKeep: (v, where, out) => (out.snapshotKeep = parseCount('snapshotKeep', v, where)),
     walSegmentBytes: (v, where, out) => (out.walSegmentBytes = parseCount('walSegmentBytes', v, where)),
     joinToken: (v, where, out) => (out.joinToken = setting.string(v, where)),
+    electionMs: (v, where, out) => (out.electionMs = setting.integer(v, where, 200, 60_000, 'milliseconds between 200 and 60000')),
   });
 }
 

@@ -59,6 +59,8 @@ export interface ManagerOptions {
 }
 
 const enc = new TextEncoder();
+/** New tasks allocated, and pending tasks placed, per pass at most: a big deploy goes in slices. */
+const SCHEDULE_SLICE = 3000;
 
 /**
  * One coordinator: its Raft member, the store applied from the log, and — only while it leads —
@@ -497,7 +499,7 @@ export class Manager {
       clearTimeout(lead.wake);
       lead.wake = setTimeout(() => this.queuePass(), Math.max(0, orchestration.wakeAt - Date.now()));
     }
-    await batch(allocatePass(this.store, lead.allocator, at).commands);
-    await batch(schedulePass(this.store, at).commands);
+    await batch(allocatePass(this.store, lead.allocator, at, SCHEDULE_SLICE).commands);
+    await batch(schedulePass(this.store, at, SCHEDULE_SLICE).commands);
   }
 }

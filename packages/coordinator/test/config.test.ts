@@ -47,6 +47,7 @@ describe('the coordinator config file', () => {
     expect(refusal(() => parseCoordinatorConfigFile('peers: [1, 2]', 'c.yml')).code).toBe('bad_config');
     expect(refusal(() => parseCoordinatorConfigFile('standby: yes please', 'c.yml')).message).toContain('standby: expected true or false');
     expect(refusal(() => parseCoordinatorConfigFile('heartbeatMs: 1', 'c.yml')).message).toContain('heartbeatMs');
+    expect(refusal(() => parseCoordinatorConfigFile('electionMs: 50', 'c.yml')).message).toContain('electionMs: expected milliseconds between 200 and 60000, got 50');
     expect(refusal(() => parseCoordinatorConfigFile('- a\n- b', 'c.yml')).message).toContain('expected a mapping');
     expect(refusal(() => parseCoordinatorConfigFile('a: [', 'c.yml')).message).toContain('not valid YAML');
   });
@@ -65,7 +66,8 @@ describe('the coordinator config file', () => {
   it('flags override the file; defaults fill the rest; the listen address comes from the peers', () => {
     const file = parseCoordinatorConfigFile('cluster: prod\nid: 1\npeers: 1=10.0.0.1:7100,2=10.0.0.2:7100,3=10.0.0.3:7100\nheartbeatMs: 500', 'c.yml');
     const c = resolveCoordinatorConfig(file, { id: 2, dataDir: '/d', cluster: undefined });
-    expect(c).toMatchObject({ cluster: 'prod', id: 2, dataDir: '/d', heartbeatMs: 500, natsUrls: ['nats://127.0.0.1:4222'], standby: false, listen: { host: '10.0.0.2', port: 7100 } });
+    expect(resolveCoordinatorConfig(parseCoordinatorConfigFile('cluster: prod\nid: 1\npeers: 1=10.0.0.1:7100\nelectionMs: 3000', 'c.yml'), {}).electionMs).toBe(3000);
+    expect(c).toMatchObject({ cluster: 'prod', id: 2, dataDir: '/d', heartbeatMs: 500, electionMs: 500, natsUrls: ['nats://127.0.0.1:4222'], standby: false, listen: { host: '10.0.0.2', port: 7100 } });
   });
 
   it('is clear about what a founding or a joining coordinator needs', () => {

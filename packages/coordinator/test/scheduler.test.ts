@@ -137,4 +137,29 @@ describe('schedulePass', () => {
     expect(log.store.get('task', 't2')?.status).toMatchObject({ state: 'pending', message: 'no node satisfies node.labels.zone==eu: 1 node has zone=us' });
     expect(schedulePass(log.store, log.now).commands).toEqual([]);
   });
+
+  it('allocates and places at most `limit` tasks per pass, and the rest on the next passes', () => {
+    const log = new Log();
+    log.propose(
+      { op: 'create', kind: 'node', object: node('a') },
+      { op: 'create', kind: 'node', object: node('b') },
+      { op: 'create', kind: 'service', object: service('s1', 'web') },
+      ...['t1', 't2', 't3', 't4', 't5'].map((id) => ({ op: 'create' as const, kind: 'task' as const, object: task(id, 's1') })),
+    );
+    const allocator = new Allocator();
+    const some = allocatePass(log.store, allocator, log.now, 3);
+    expect(some.commands).toHaveLength(3);
+    log.batch(some.commands);
+    log.batch(allocatePass(log.store, allocator, log.now, 3).commands);
+    expect(allocatePass(log.store, allocator, log.now, 3).commands).toEqual([]);
+    const first = schedulePass(log.store, log.now, 2);
+    expect(first.decision.placed).toHaveLength(2);
+    log.batch(first.commands);
+    log.batch(schedulePass(log.store, log.now, 2).commands);
+    log.batch(schedulePass(log.store, log.now, 2).commands);
+    const tasks = log.store.list('task');
+    expect(tasks.filter((t) => t.status.state === 'assigned')).toHaveLength(5);
+    // spread holds across slices: each pass saw the placements committed before it
+    expect(perNode(tasks.map((t) => ({ nodeId: t.nodeId ?? '' })))).toEqual({ a: 3, b: 2 });
+  });
 });

@@ -109,6 +109,8 @@ export type { Heartbeat, HostLoad } from './protocol/heartbeat.js';
 export { decodeLogsRequest, decodeLogsMessage } from './protocol/logs.js';
 export type { LogsRequest, LogsMessage } from './protocol/logs.js';
 export { decodeAssignment, applyAssignment } from './protocol/assignment.js';
+export { applyNetworkPatch, canonicalNetwork, compareIpv4, diffNetwork } from './protocol/network.js';
+export type { NetworkPatch, NetworkPeer, VipAssignment } from './protocol/network.js';
 export type {
   AssignmentMessage,
   FullAssignment,

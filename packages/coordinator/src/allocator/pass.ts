@@ -65,7 +65,7 @@ function liveAttachments(t: Task, service: Service, view: AllocatorView, allocat
  * them again after a loss yields the same addresses, since holders are remembered by owner.
  * `now` stamps the tasks' status changes (the leader's clock, passed in).
  */
-export function allocatePass(view: AllocatorView, allocator: Allocator, now: string): AllocationPass {
+export function allocatePass(view: AllocatorView, allocator: Allocator, now: string, limit = Infinity): AllocationPass {
   const out: AllocationPass = { commands: [], problems: [] };
   const networks = view.list('network');
   const services = view.list('service');
@@ -126,7 +126,10 @@ export function allocatePass(view: AllocatorView, allocator: Allocator, now: str
       if (live) out.commands.push({ op: 'update', kind: 'task', object: { ...t, attachments: live } });
     }
   }
+  // at most `limit` new tasks a pass (see schedulePass): the commit of these starts the next
+  let taken = 0;
   for (const t of tasks) {
+    if (taken >= limit) break;
     if (t.desiredState !== 'running' || (t.status.state !== 'new' && t.status.state !== 'pending')) continue;
     const service = view.get('service', t.serviceId);
     if (!service || isAllocated(t, service, view)) continue;
@@ -150,6 +153,7 @@ export function allocatePass(view: AllocatorView, allocator: Allocator, now: str
     if (reason !== undefined) out.problems.push({ kind: 'task', id: t.id, message: reason });
     if (t.status.state === 'pending' && t.status.message === status.message && t.attachments.length === attachments.length) continue;
     out.commands.push({ op: 'update', kind: 'task', object: { ...t, attachments, status } });
+    taken++;
   }
   return out;
 }

@@ -1,20 +1,30 @@
-import type { NetworkAssignment, Service } from '@shoal/core';
+import { diffNetwork, type NetworkAssignment, type Service } from '@shoal/core';
 import type { StoreChange } from '../store/changes.js';
 import type { Store } from '../store/store.js';
 import { networkAssignment } from './assignment.js';
 
 interface CachedNetwork {
   value: NetworkAssignment;
-  json: string;
+  /** The whole network as JSON, made when first asked for. */
+  json: string | undefined;
   /** Bumped whenever the network's assignment really changes: sessions compare versions, not JSON. */
   version: number;
+  /** The patches that led to `version`, oldest first: `log[i]` takes version `to - 1` to `to`. */
+  log: { to: number; json: string }[];
+  logBytes: number;
 }
+
+/** Patches kept per network, at most: a node further behind is sent the network whole. */
+const LOG_MAX = 128;
+const LOG_MAX_BYTES = 512 * 1024;
 
 /**
  * What the dispatcher sends, kept from one round to the next. A network's assignment (every
  * peer endpoint, DNS name and VIP on it) is the same for every node on it and can be large; it
- * is recomputed only when a change touched it, once for all nodes, and a node is sent it again
- * only when its version moved. Nodes whose own tasks did not change are not looked at.
+ * is recomputed only when a change touched it, once for all nodes, and each change is kept as a
+ * patch (made once, as JSON, for all nodes): a node holding an older version is sent the patches
+ * since, or the network whole if that is shorter or it is too far behind. Nodes whose own tasks
+ * did not change are not looked at.
  */
 export class AssignmentCache {
   readonly #networks = new Map<string, CachedNetwork>();
@@ -107,17 +117,60 @@ export class AssignmentCache {
         }
         const set = candidates.get(id);
         const value = networkAssignment(this.store, net, services.filter((s) => set?.has(s.id)));
-        const json = JSON.stringify(value);
         const old = this.#networks.get(id);
-        if (old?.json === json) continue;
-        this.#networks.set(id, { value, json, version: (old?.version ?? 0) + 1 });
+        if (!old) {
+          this.#networks.set(id, { value, json: undefined, version: 1, log: [], logBytes: 0 });
+          continue;
+        }
+        const patch = diffNetwork(old.value, value);
+        if (patch === undefined) continue;
+        old.value = value;
+        old.json = undefined;
+        old.version += 1;
+        if (patch === 'whole') {
+          // its identity changed: every node is sent it whole
+          old.log = [];
+          old.logBytes = 0;
+          continue;
+        }
+        const json = JSON.stringify(patch);
+        old.log.push({ to: old.version, json });
+        old.logBytes += json.length;
+        while (old.log.length > LOG_MAX || old.logBytes > LOG_MAX_BYTES) old.logBytes -= old.log.shift()?.json.length ?? 0;
       }
     }
     this.#dirtyNetworks = new Set();
     this.#allNetworks = false;
   }
 
-  network(id: string): CachedNetwork | undefined {
-    return this.#networks.get(id);
+  /** The network's current version, undefined if it is not (or no longer) allocated. */
+  version(id: string): number | undefined {
+    return this.#networks.get(id)?.version;
+  }
+
+  /** The network whole, as JSON. */
+  json(id: string): string | undefined {
+    const n = this.#networks.get(id);
+    if (!n) return undefined;
+    n.json ??= JSON.stringify(n.value);
+    return n.json;
+  }
+
+  /**
+   * The patches (as JSON, in order) that take a node holding version `from` to the current
+   * one, or undefined when it must be sent the network whole: its version is older than the
+   * patches kept, or they add up to more than the whole network.
+   */
+  patchesSince(id: string, from: number): string[] | undefined {
+    const n = this.#networks.get(id);
+    if (!n || from > n.version) return undefined;
+    if (from === n.version) return [];
+    const first = n.log[0];
+    if (!first || first.to > from + 1) return undefined;
+    const out = n.log.slice(from + 1 - first.to);
+    const bytes = out.reduce((sum, p) => sum + p.json.length, 0);
+    // the whole network's size is known only once made: a few patches are surely shorter
+    if (out.length > 4 && bytes > (this.json(id)?.length ?? 0)) return undefined;
+    return out.map((p) => p.json);
   }
 }

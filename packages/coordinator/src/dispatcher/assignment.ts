@@ -1,4 +1,4 @@
-import type { DnsRecord, Network, NetworkAssignment, Service, Task, TaskAssignment } from '@shoal/core';
+import { canonicalNetwork, type Network, type NetworkAssignment, type Service, type Task, type TaskAssignment } from '@shoal/core';
 import type { Store } from '../store/store.js';
 
 /** What one node must run and know: the tasks placed on it and the networks they are on. */
@@ -120,14 +120,14 @@ export function networkAssignment(view: AssignmentView, net: Network, services?:
     const vip = service.vips.find((v) => v.networkId === net.id)?.address;
     // vip mode: the name is the VIP, spread by the agents' DNAT; dnsrr: every task, rotated
     const front = service.spec.endpoint.mode === 'vip' && vip !== undefined ? [vip] : backends;
-    if (service.spec.endpoint.mode === 'vip' && vip !== undefined) vips.push({ address: vip, backends: [...backends].sort() });
+    if (service.spec.endpoint.mode === 'vip' && vip !== undefined) vips.push({ address: vip, backends: [...backends] });
     for (const address of front) {
       add(service.spec.name, address);
       for (const alias of onNet?.aliases ?? []) add(alias, address);
     }
   }
-  const dns: DnsRecord[] = [...names].map(([name, addresses]) => ({ name, addresses })).sort((a, b) => a.name.localeCompare(b.name));
-  return {
+  // in the one order a patched copy keeps (see canonicalNetwork): agents hold exactly this
+  return canonicalNetwork({
     networkId: net.id,
     name: net.spec.name,
     driver: net.spec.driver,
@@ -135,13 +135,11 @@ export function networkAssignment(view: AssignmentView, net: Network, services?:
     ...(alloc.vni !== undefined ? { vni: alloc.vni } : {}),
     subnet: alloc.subnet,
     gateway: alloc.gateway,
-    peers: [...peers]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .flatMap(([nodeId, endpoints]) => {
-        const node = view.get('node', nodeId);
-        return node ? [{ nodeId, underlay: node.address, endpoints: endpoints.sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true })) }] : [];
-      }),
-    dns,
-    vips: vips.sort((a, b) => a.address.localeCompare(b.address)),
-  };
+    peers: [...peers].flatMap(([nodeId, endpoints]) => {
+      const node = view.get('node', nodeId);
+      return node ? [{ nodeId, underlay: node.address, endpoints }] : [];
+    }),
+    dns: [...names].map(([name, addresses]) => ({ name, addresses })),
+    vips,
+  });
 }

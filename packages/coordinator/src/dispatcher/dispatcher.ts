@@ -45,6 +45,11 @@ interface Session {
   sentAt: number;
   markingReady?: boolean;
   load?: HostLoad;
+  /** The agent has spoken under this session id: it holds the full set that opened it. */
+  confirmed?: boolean;
+  /** The sequence its last heartbeat said it applied, and since when it has been stuck behind. */
+  heardSeq?: number;
+  stuckSince?: number;
 }
 
 /** What the leader holds in memory about a node's session, for `cluster.status`. */
@@ -65,6 +70,12 @@ const SYNC_DELAY_MS = 20;
  */
 const NETWORK_BYTES_PER_MS = 256 * 1024;
 const NETWORK_ROUND_MIN_MS = 100;
+/** Full sets sent per slice, at most (bytes, ms of work), and the pause between slices. */
+const FULL_SLICE_BYTES = 4 * 2 ** 20;
+const FULL_SLICE_MS = 50;
+const FULL_SLICE_GAP_MS = 0;
+/** Heartbeat periods a node has, after its full set left, to adopt the session it opens. */
+const ADOPT_GRACE_PERIODS = 3;
 /** Task reports per Raft entry, at most. */
 const REPORT_BATCH = 5000;
 const dec = new TextDecoder();
@@ -92,6 +103,9 @@ export class Dispatcher {
   #lastCheck = 0;
   readonly #cache: AssignmentCache;
   #proposals: Promise<void> = Promise.resolve();
+  /** Sessions owed a full set, sent a slice at a time (see queueFull). */
+  readonly #fulls = new Map<string, Session>();
+  #fullsDraining = false;
 
   constructor(private readonly o: DispatcherOptions) {
     this.#now = o.now ?? Date.now;
@@ -175,13 +189,20 @@ export class Dispatcher {
     };
     m.respond(json(reply));
     this.o.log?.('node registered', { nodeId, address: reg.address, running: reg.runningTasks.length });
-    this.send(session, true);
+    this.queueFull(session);
   }
 
   private async onHeartbeat(m: BusMessage): Promise<void> {
     const hb = decodeHeartbeat(parse(m.data));
     const nodeId = this.sender(m, hb.nodeId);
     let session = this.#sessions.get(nodeId);
+    if (session && session.sessionId !== hb.sessionId && !session.confirmed && (this.#fulls.has(nodeId) || this.#now() - session.sentAt < ADOPT_GRACE_PERIODS * this.#period)) {
+      // The node has not yet read the full set that opens its new session (a busy agent, or
+      // one of a thousand being sent theirs): it is alive, and a second new session would
+      // only send it everything again.
+      session.lastSeen = this.#now();
+      return;
+    }
     if (!session || session.sessionId !== hb.sessionId) {
       // A session this leader did not open: it took over from another leader, or the node was
       // declared down. A full assignment under a new session id takes the node in; the agent
@@ -192,10 +213,11 @@ export class Dispatcher {
       this.#sessions.set(nodeId, session);
       if (node.status.state !== 'ready') await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } });
       this.o.log?.('session taken over', { nodeId });
-      this.send(session, true);
+      this.queueFull(session);
       return;
     }
     session.lastSeen = this.#now();
+    session.confirmed = true;
     // Marking the node ready may have been refused (its object changed meanwhile, say by the
     // liveness check): a node that heartbeats is ready, so try again rather than leave it down.
     const node = this.o.store.get('node', nodeId);
@@ -208,8 +230,18 @@ export class Dispatcher {
       }
     }
     if (hb.load) session.load = hb.load;
-    // The agent missed something (a lost delta): after a grace period, send it everything.
-    if (hb.appliedSeq < session.seq && this.#now() - session.sentAt > 2 * this.#period) this.send(session, true);
+    // The agent missed something (a lost delta): every later delta is a gap it will not apply.
+    // Once it has applied nothing for a grace period while behind, send it everything. (Not
+    // "nothing sent for a while": during a deploy deltas flow all the time, and a node stuck
+    // behind a lost one would never be resynced.)
+    const now = this.#now();
+    if (hb.appliedSeq >= session.seq || session.heardSeq === undefined || hb.appliedSeq > session.heardSeq) session.stuckSince = undefined;
+    else session.stuckSince ??= now;
+    session.heardSeq = hb.appliedSeq;
+    if (session.stuckSince !== undefined && now - session.stuckSince >= 2 * this.#period) {
+      session.stuckSince = undefined;
+      this.queueFull(session);
+    }
   }
 
   private async onStatus(m: BusMessage): Promise<void> {
@@ -218,6 +250,7 @@ export class Dispatcher {
     const session = this.#sessions.get(nodeId);
     if (!session || session.sessionId !== msg.sessionId) return;
     session.lastSeen = this.#now();
+    session.confirmed = true;
     for (const r of msg.reports) this.#reports.set(r.taskId, { nodeId, report: r });
     await this.flushReports();
   }
@@ -302,6 +335,46 @@ export class Dispatcher {
   }
 
   /**
+   * Full sets are sent a slice at a time: a new leader owes one to every node at once (a
+   * thousand nodes on dozens of networks make hundreds of MB), and sending them in one go
+   * would stall the event loop for seconds — long enough to miss Raft heartbeats and lose the
+   * lead, so that the next leader starts the same again. Between slices, Raft, heartbeats and
+   * reads get their turn.
+   */
+  private queueFull(session: Session): void {
+    this.#fulls.set(session.nodeId, session);
+    if (this.#fullsDraining) return;
+    this.#fullsDraining = true;
+    const slice = (): void => {
+      if (this.#unsubs.length === 0) {
+        this.#fulls.clear();
+        this.#fullsDraining = false;
+        return;
+      }
+      const t0 = performance.now();
+      let bytes = 0;
+      // once per slice: during a deploy the networks change all the time, and each version is
+      // made into JSON once for every node sent it, not once per node
+      this.#cache.refresh();
+      for (const [nodeId, s] of this.#fulls) {
+        if (bytes >= FULL_SLICE_BYTES || performance.now() - t0 >= FULL_SLICE_MS) break;
+        this.#fulls.delete(nodeId);
+        // a session replaced meanwhile (the node registered again) was queued under its new self
+        if (this.#sessions.get(nodeId) !== s) continue;
+        try {
+          bytes += this.send(s, true).bytes;
+        } catch (err) {
+          // its heartbeats will show it behind, and it is queued again
+          this.o.log?.('full assignment not sent', { nodeId, err: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      if (this.#fulls.size > 0) setTimeout(slice, FULL_SLICE_GAP_MS);
+      else this.#fullsDraining = false;
+    };
+    setImmediate(slice);
+  }
+
+  /**
    * Changes come in bursts (a deploy, a wave of task reports): one round of sends a little
    * after the first change covers all of them, instead of a round per Raft entry.
    */
@@ -317,6 +390,7 @@ export class Dispatcher {
       let bytes = 0;
       let held = false;
       for (const s of this.#sessions.values()) {
+        if (this.#fulls.has(s.nodeId)) continue; // its full set is on its way, with all of this
         const r = this.send(s, false, nodes === undefined || nodes.has(s.nodeId), networkRound);
         bytes += r.bytes;
         held ||= r.held;
@@ -330,54 +404,64 @@ export class Dispatcher {
   /**
    * Sends the node what changed since the last send (or everything), under the next sequence.
    * `tasksChanged` false: only its networks may have moved, its own tasks are as last sent.
+   * A network the node already holds travels as the patches since the version it holds.
    */
   private send(session: Session, full: boolean, tasksChanged = true, networkRound = true): { bytes: number; held: boolean } {
-    this.#cache.refresh();
+    // the caller refreshed the cache
+    const cache = this.#cache;
     const head = `"v":${PROTOCOL_VERSION},"nodeId":${JSON.stringify(session.nodeId)},"sessionId":${JSON.stringify(session.sessionId)},"seq":${session.seq + 1}`;
-    const sent = session.sent;
+    const sent = full ? undefined : session.sent;
     let tasks: { id: string; json: string }[] | undefined;
-    if (full || !sent || tasksChanged) {
+    if (!sent || tasksChanged) {
       const r = tasksFor(this.o.store, session.nodeId);
       tasks = r.tasks.map((t) => ({ id: t.taskId, json: JSON.stringify(t) }));
       session.networkIds = r.networkIds;
     }
     const nets = session.networkIds.flatMap((id) => {
-      const n = this.#cache.network(id);
-      return n ? [{ id, ...n }] : [];
+      const version = cache.version(id);
+      return version === undefined ? [] : [{ id, version }];
     });
-    // the message is assembled from JSON already made: a network's can be large and is shared by every node on it
-    // networks new to the node go at once (its new tasks need them); changed ones on network rounds
-    let held = false;
-    const stale = (n: { id: string; version: number }): boolean => {
-      const v = sent?.networks.get(n.id);
-      if (v === undefined) return true;
-      if (v === n.version) return false;
-      if (!networkRound) held = true;
-      return networkRound;
-    };
-    const version = (n: { id: string; version: number }): number => (stale(n) || !sent ? n.version : (sent.networks.get(n.id) ?? n.version));
+    // the message is assembled from JSON already made: a network's whole or its patches are
+    // made once and shared by every node on it
     let body: string;
-    if (full || !sent || !tasks) {
-      if (full || !sent) {
-        const all = tasks ?? [];
-        body = `{"kind":"assign.full",${head},"tasks":[${all.map((t) => t.json).join(',')}],"networks":[${nets.map((n) => n.json).join(',')}]}`;
-        session.sent = { tasks: new Map(all.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, n.version])) };
-      } else {
-        const upsertNetworks = nets.filter(stale);
-        const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
-        if (upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
-        body = `{"kind":"assign.delta",${head},"upsertTasks":[],"removeTasks":[],"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
-        sent.networks = new Map(nets.map((n) => [n.id, version(n)]));
-      }
+    let held = false;
+    if (!sent) {
+      const all = tasks ?? [];
+      body = `{"kind":"assign.full",${head},"tasks":[${all.map((t) => t.json).join(',')}],"networks":[${nets.map((n) => cache.json(n.id) ?? '').join(',')}]}`;
+      session.sent = { tasks: new Map(all.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, n.version])) };
     } else {
-      const upsertTasks = tasks.filter((t) => sent.tasks.get(t.id) !== t.json);
-      const keep = new Set(tasks.map((t) => t.id));
-      const removeTasks = [...sent.tasks.keys()].filter((id) => !keep.has(id));
-      const upsertNetworks = nets.filter(stale);
-      const removeNetworks = [...sent.networks.keys()].filter((id) => !nets.some((n) => n.id === id));
-      if (upsertTasks.length + removeTasks.length + upsertNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
-      body = `{"kind":"assign.delta",${head},"upsertTasks":[${upsertTasks.map((t) => t.json).join(',')}],"removeTasks":${JSON.stringify(removeTasks)},"upsertNetworks":[${upsertNetworks.map((n) => n.json).join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)}}`;
-      session.sent = { tasks: new Map(tasks.map((t) => [t.id, t.json])), networks: new Map(nets.map((n) => [n.id, version(n)])) };
+      // networks new to the node go at once (its new tasks need them); changed ones on network rounds
+      const upsertNetworks: string[] = [];
+      const patchNetworks: string[] = [];
+      const versions = new Map<string, number>();
+      for (const n of nets) {
+        const v = sent.networks.get(n.id);
+        if (v === undefined) {
+          upsertNetworks.push(cache.json(n.id) ?? '');
+        } else if (v !== n.version && !networkRound) {
+          held = true;
+          versions.set(n.id, v);
+          continue;
+        } else if (v !== n.version) {
+          const patches = cache.patchesSince(n.id, v);
+          if (patches) patchNetworks.push(...patches);
+          else upsertNetworks.push(cache.json(n.id) ?? '');
+        }
+        versions.set(n.id, n.version);
+      }
+      const removeNetworks = [...sent.networks.keys()].filter((id) => !versions.has(id));
+      let upsertTasks: { id: string; json: string }[] = [];
+      let removeTasks: string[] = [];
+      if (tasks) {
+        upsertTasks = tasks.filter((t) => sent.tasks.get(t.id) !== t.json);
+        const keep = new Set(tasks.map((t) => t.id));
+        removeTasks = [...sent.tasks.keys()].filter((id) => !keep.has(id));
+      }
+      if (upsertTasks.length + removeTasks.length + upsertNetworks.length + patchNetworks.length + removeNetworks.length === 0) return { bytes: 0, held };
+      // the head and the task lists first: a reader that wants only tasks can stop early
+      body = `{"kind":"assign.delta",${head},"upsertTasks":[${upsertTasks.map((t) => t.json).join(',')}],"removeTasks":${JSON.stringify(removeTasks)},"upsertNetworks":[${upsertNetworks.join(',')}],"removeNetworks":${JSON.stringify(removeNetworks)},"patchNetworks":[${patchNetworks.join(',')}]}`;
+      if (tasks) sent.tasks = new Map(tasks.map((t) => [t.id, t.json]));
+      sent.networks = versions;
     }
     session.seq += 1;
     session.sentAt = this.#now();

@@ -19,9 +19,13 @@ export function schedulable(view: SchedulerView): Task[] {
 /**
  * One scheduling pass over the store: placed tasks move to `assigned` on their node; the others
  * stay pending with the reason, written only when it changed so a stuck task does not fill the log.
+ * `limit`: at most this many pending tasks are looked at; the commit of their placement starts
+ * the next pass. A pass over 30,000 tasks holds the leader's event loop (and every coordinator's,
+ * applying it) for seconds: Raft heartbeats and reads wait, and agents see nothing until the end.
  */
-export function schedulePass(view: SchedulerView, now: string): { commands: ObjectCommand[]; decision: Decision } {
-  const pending = schedulable(view);
+export function schedulePass(view: SchedulerView, now: string, limit = Infinity): { commands: ObjectCommand[]; decision: Decision } {
+  const all = schedulable(view);
+  const pending = all.length > limit ? all.slice(0, limit) : all;
   const decision = schedule({
     nodes: view.list('node'),
     tasks: view.list('task'),

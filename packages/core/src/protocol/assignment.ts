@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { CidrSchema, IdSchema, Ipv4Schema, NameSchema, ResourcesSchema } from '../model/common.js';
-import { NetworkDriverSchema } from '../model/network.js';
+import { IdSchema, NameSchema, ResourcesSchema } from '../model/common.js';
 import { ContainerSpecSchema, NetworkModeSchema, PortSchema } from '../model/service.js';
 import { DesiredTaskStateSchema } from '../model/task.js';
 import { PROTOCOL_VERSION, decodeWith } from './decode.js';
+import { NetworkAssignmentSchema, NetworkPatchSchema, applyNetworkPatch, type NetworkAssignment } from './network.js';
+
+export type { DnsRecord, NetworkAssignment } from './network.js';
 
 /** One task as its node needs it: everything to create, wire and name the container. */
 export const TaskAssignmentSchema = z.object({
@@ -31,37 +33,6 @@ export const TaskAssignmentSchema = z.object({
 });
 export type TaskAssignment = z.infer<typeof TaskAssignmentSchema>;
 
-export const DnsRecordSchema = z.object({
-  /** A service name, `tasks.<service>`, a task name or an alias. */
-  name: z.string(),
-  /** In the order the resolver should rotate from. */
-  addresses: z.array(Ipv4Schema),
-});
-export type DnsRecord = z.infer<typeof DnsRecordSchema>;
-
-/** One network a node's tasks are on, with what the host needs for VXLAN and DNS. */
-export const NetworkAssignmentSchema = z.object({
-  networkId: IdSchema,
-  name: NameSchema,
-  driver: NetworkDriverSchema,
-  driverOpts: z.record(z.string(), z.string()),
-  vni: z.number().int().min(1).max(16_777_215).optional(),
-  subnet: CidrSchema,
-  gateway: Ipv4Schema,
-  /** Other hosts' endpoints on this network: the static FDB and neighbour entries. */
-  peers: z.array(
-    z.object({
-      nodeId: IdSchema,
-      underlay: Ipv4Schema,
-      endpoints: z.array(z.object({ address: Ipv4Schema, mac: z.string() })),
-    }),
-  ),
-  dns: z.array(DnsRecordSchema),
-  /** The virtual IPs on this network and the task addresses behind each. */
-  vips: z.array(z.object({ address: Ipv4Schema, backends: z.array(Ipv4Schema) })),
-});
-export type NetworkAssignment = z.infer<typeof NetworkAssignmentSchema>;
-
 const v = z.literal(PROTOCOL_VERSION);
 const head = { v, nodeId: IdSchema, sessionId: IdSchema, seq: z.number().int().nonnegative() };
 
@@ -74,6 +45,8 @@ export const AssignmentMessageSchema = z.discriminatedUnion('kind', [
     removeTasks: z.array(IdSchema),
     upsertNetworks: z.array(NetworkAssignmentSchema),
     removeNetworks: z.array(IdSchema),
+    /** Networks the node holds that changed, as patches applied in order after the upserts. */
+    patchNetworks: z.array(NetworkPatchSchema).optional(),
   }),
 ]);
 export type AssignmentMessage = z.infer<typeof AssignmentMessageSchema>;
@@ -96,7 +69,10 @@ export type AssignmentOutcome =
   | { kind: 'applied'; set: AssignmentSet }
   /** The message was older than what is held (a duplicate or a reordering): ignore it. */
   | { kind: 'stale'; set: AssignmentSet }
-  /** A delta was lost, or a delta came for another session: ask for the full set. */
+  /**
+   * A delta was lost, came for another session, or patched a network not held: ask for the full
+   * set (the heartbeat's applied sequence, behind the leader's, does).
+   */
   | { kind: 'gap'; expectedSeq: number; set: AssignmentSet | undefined };
 
 /**
@@ -126,5 +102,11 @@ export function applyAssignment(held: AssignmentSet | undefined, msg: Assignment
   for (const id of msg.removeNetworks) delete networks[id];
   for (const t of msg.upsertTasks) tasks[t.taskId] = t;
   for (const n of msg.upsertNetworks) networks[n.networkId] = n;
+  for (const p of msg.patchNetworks ?? []) {
+    const net: NetworkAssignment | undefined = networks[p.networkId];
+    // a patch for a network not held: what is held is not what the leader thinks, resync
+    if (!net) return { kind: 'gap', expectedSeq: msg.seq, set: held };
+    networks[p.networkId] = applyNetworkPatch(net, p);
+  }
   return { kind: 'applied', set: { sessionId: held.sessionId, seq: msg.seq, tasks, networks } };
 }
