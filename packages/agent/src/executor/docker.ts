@@ -76,6 +76,8 @@ function statusCode(err: unknown): number | undefined {
  */
 export class DockerExecutor {
   readonly docker: Docker;
+  /** The last inspect of each container, with the list state it was made in. */
+  readonly #seen = new Map<string, { mark: string; container: TaskContainer }>();
 
   constructor(private readonly options: ExecutorOptions) {
     this.docker = options.docker;
@@ -182,17 +184,35 @@ export class DockerExecutor {
     }
   }
 
+  /**
+   * The cluster's containers on this node. One list call; a container is inspected again only
+   * when its state or health changed since it was last seen (or an event said it did): a
+   * converge pass looks at every container, and an inspect each made passes cost O(containers)
+   * requests to a dockerd busy starting them.
+   */
   async list(): Promise<TaskContainer[]> {
     const summaries = await this.docker.listContainers({
       all: true,
       filters: { label: [`${LABEL_NODE}=${this.options.nodeId}`, `${LABEL_CLUSTER}=${this.options.cluster}`] },
     });
     const out: TaskContainer[] = [];
+    const seen = new Set<string>();
     for (const s of summaries) {
-      const c = await this.inspect(s.Id);
-      if (c) out.push(c);
+      seen.add(s.Id);
+      const mark = `${s.State}|${/\((healthy|unhealthy|health: starting)\)/.exec(s.Status)?.[1] ?? ''}`;
+      const known = this.#seen.get(s.Id);
+      const c = known && known.mark === mark ? known.container : await this.inspect(s.Id);
+      if (!c) continue;
+      if (s.State === 'running' || s.State === 'exited') this.#seen.set(s.Id, { mark, container: c });
+      out.push(c);
     }
+    for (const id of this.#seen.keys()) if (!seen.has(id)) this.#seen.delete(id);
     return out;
+  }
+
+  /** The container changed behind the list's back (an event said so): inspect it again. */
+  forget(id: string): void {
+    this.#seen.delete(id);
   }
 
   async inspect(id: string): Promise<TaskContainer | undefined> {
@@ -319,6 +339,7 @@ export class DockerExecutor {
   }
 
   async start(id: string): Promise<void> {
+    this.forget(id);
     try {
       await this.docker.getContainer(id).start();
     } catch (err) {
@@ -327,6 +348,7 @@ export class DockerExecutor {
   }
 
   async stop(id: string, graceSeconds = 10): Promise<void> {
+    this.forget(id);
     try {
       await this.docker.getContainer(id).stop({ t: graceSeconds });
     } catch (err) {
@@ -336,6 +358,7 @@ export class DockerExecutor {
   }
 
   async remove(id: string): Promise<void> {
+    this.forget(id);
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
