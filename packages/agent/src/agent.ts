@@ -17,7 +17,8 @@ import {
 import { detectUnderlay, loadNodeId, type AgentConfig } from './config.js';
 import { DnsServer } from './dns/server.js';
 import { DnsTable } from './dns/table.js';
-import { DockerExecutor } from './executor/docker.js';
+import { DockerExecutor, GWBRIDGE } from './executor/docker.js';
+import { EgressDriver } from './executor/egress.js';
 import { serveLogs } from './logs.js';
 import { LABEL_CLUSTER } from './executor/labels.js';
 import { localKernel, type Kernel } from './kernel.js';
@@ -96,7 +97,8 @@ export class Agent {
     });
     await this.#dns.start();
     const overlay = new OverlayDriver(this.kernel, { localAddress: underlay.address, underlayDevice: c.underlayDevice ?? underlay.device });
-    this.#reconciler = new Reconciler({ executor, overlay, vips: new VipProgrammer(this.kernel), dns: table, nodeAddress: underlay.address, nameserver: gw.gateway, trace: (msg, fields) => this.log.info(msg, fields) });
+    const egress = gw.shoalRange ? new EgressDriver(this.kernel, { device: GWBRIDGE, gateway: gw.gateway, subnet: gw.subnet, range: gw.shoalRange }) : undefined;
+    this.#reconciler = new Reconciler({ executor, overlay, vips: new VipProgrammer(this.kernel), dns: table, ...(egress ? { egress } : {}), nodeAddress: underlay.address, nameserver: gw.gateway, trace: (msg, fields) => this.log.info(msg, fields) });
     this.log.info('agent starting', { nodeId: this.nodeId, address: this.address, gateway: gw.gateway });
 
     this.#held = await this.loadHeld();

@@ -12,6 +12,7 @@ export type { AgentLogger } from './agent.js';
 export { AGENT_DEFAULTS, detectUnderlay, loadNodeId, parseAgentConfigFile } from './config.js';
 export type { AgentConfig } from './config.js';
 export { DockerExecutor, GWBRIDGE } from './executor/docker.js';
+export { EgressDriver, splitGatewaySubnet, hostsFile } from './executor/egress.js';
 export type { TaskContainer } from './executor/docker.js';
 export { LABEL_TASK, LABEL_NODE, LABEL_CLUSTER, containerName } from './executor/labels.js';
 export { Reconciler, interleaveByService } from './reconciler.js';

@@ -1,6 +1,7 @@
 import { ShoalError, type AssignmentSet, type NetworkAssignment, type TaskAssignment, type TaskReport, type TaskState } from '@shoal/core';
 import type { DnsTable, NameRecord, DnsClient } from './dns/table.js';
 import type { ContainerNetworks, DockerExecutor, TaskContainer } from './executor/docker.js';
+import type { EgressDriver } from './executor/egress.js';
 import type { VipProgrammer } from './overlay/vip.js';
 import type { OverlayDriver } from './overlay/vxlan.js';
 
@@ -9,6 +10,8 @@ export interface ReconcilerOptions {
   overlay: OverlayDriver;
   vips: VipProgrammer;
   dns: DnsTable;
+  /** Plugs tasks that publish no ports into the gateway bridge without Docker's networking. */
+  egress?: EgressDriver;
   /** This host's underlay address: peers at it are local, not remote. */
   nodeAddress: string;
   /** The resolver's address, written into overlay tasks' resolv.conf. */
@@ -135,6 +138,8 @@ export class Reconciler {
       byTask.set(c.taskId, keep);
     }
 
+    // addresses the host's containers hold, adopted ones included, are not handed out again
+    this.o.egress?.seen([...byTask.values()].flatMap((c) => (c.egress !== undefined ? [c.egress] : [])));
     const present = new Set([...byTask.values()].map((c) => c.id));
     for (const id of this.#unhealthy.keys()) if (!present.has(id)) this.#unhealthy.delete(id);
     for (const [taskId, c] of byTask) {
@@ -275,8 +280,17 @@ export class Reconciler {
     const fresh = !c;
     if (!c) {
       const plan = this.plan(task, nets);
+      // no published port and only overlays: the egress driver plugs it in, Docker need not
+      const egress = this.o.egress && plan.gwbridge && plan.local.length === 0 && !task.networkMode && task.hostPorts.length === 0 ? this.o.egress : undefined;
+      if (egress) plan.egress = egress.reserve();
       await this.o.executor.ensureImage(task.container.image);
-      const id = await this.o.executor.create(task, plan);
+      let id: string;
+      try {
+        id = await this.o.executor.create(task, plan);
+      } catch (err) {
+        if (plan.egress !== undefined) egress?.release(plan.egress);
+        throw err;
+      }
       let t = step('create', t0);
       this.#starting.add(id);
       try {
@@ -290,12 +304,25 @@ export class Reconciler {
       }
       t = step('start', t);
       c = await this.o.executor.inspect(id);
-      step('inspect', t);
+      t = step('inspect', t);
+      if (c?.egress !== undefined && egress) {
+        try {
+          await egress.attach(c.pid, c.id, c.egress);
+        } catch (err) {
+          // a task without its way out must not run as if it had one
+          await this.o.executor.remove(id);
+          throw err;
+        }
+        step('egress', t);
+      }
       if (!c) throw new Error(`container ${id} vanished right after it started`);
       // a new network namespace has no rules: nothing to program until a VIP comes
       this.o.vips.fresh(c.pid);
       // it may ask the resolver as soon as it runs, before this pass ends
       this.addClients(task, c);
+    }
+    if (!fresh && c.running && c.egress !== undefined && this.o.egress && !(await this.o.egress.isAttached(c.pid))) {
+      await this.o.egress.attach(c.pid, c.id, c.egress);
     }
     let overlayIndex = 0;
     const t1 = Date.now();
@@ -338,7 +365,10 @@ export class Reconciler {
       }
     }
     this.o.vips.retain(live);
-    this.o.overlay.retainAttached(new Set(containers.filter((c) => c.running).map((c) => c.pid)));
+    const running = new Set(containers.filter((c) => c.running).map((c) => c.pid));
+    this.o.overlay.retainAttached(running);
+    this.o.egress?.retain(running);
+    this.o.egress?.seen(containers.flatMap((c) => (c.egress !== undefined ? [c.egress] : [])));
   }
 
   /**

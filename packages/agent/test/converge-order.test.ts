@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskAssignment } from '@shoal/core';
-import { OverlayDriver, VipProgrammer, containerEvents, interleaveByService, type Kernel } from '@shoal/agent';
+import { EgressDriver, OverlayDriver, VipProgrammer, containerEvents, hostsFile, interleaveByService, splitGatewaySubnet, type Kernel } from '@shoal/agent';
 
 function task(serviceId: string, n: number): TaskAssignment {
   return { taskId: `${serviceId}-${n}`, serviceId } as TaskAssignment;
@@ -90,5 +90,43 @@ describe('kernel work per change', () => {
     expect(await vips.program(77, [])).toBe(false);
     expect(await vips.program(77, [{ address: '10.0.9.100', backends: ['10.0.9.2'] }])).toBe(true);
     expect(k.calls).toHaveLength(1);
+  });
+});
+
+describe("the egress driver's share of the gateway bridge", () => {
+  it("cuts the bridge's subnet in two: Docker's lower half, Shoal's upper half", () => {
+    expect(splitGatewaySubnet('172.18.0.0/16')).toEqual({ docker: '172.18.0.0/17', shoal: '172.18.128.0/17' });
+    expect(splitGatewaySubnet('10.1.2.0/24')).toEqual({ docker: '10.1.2.0/25', shoal: '10.1.2.128/25' });
+    expect(splitGatewaySubnet('10.1.2.0/29')).toBeUndefined();
+  });
+
+  it('never hands out an address a container holds or one reserved, nor the first or the broadcast', () => {
+    const e = new EgressDriver(recordingKernel(), { device: 'br', gateway: '10.1.2.1', subnet: '10.1.2.0/28', range: '10.1.2.8/29' });
+    e.seen(['10.1.2.9', '10.1.2.11']);
+    const got = [e.reserve(), e.reserve(), e.reserve(), e.reserve()];
+    expect(got).toEqual(['10.1.2.10', '10.1.2.12', '10.1.2.13', '10.1.2.14']);
+    expect(() => e.reserve()).toThrow(/no free address/);
+    // a released address is free again, and one seen on a container is held
+    e.release('10.1.2.12');
+    e.seen(['10.1.2.9', '10.1.2.10', '10.1.2.11', '10.1.2.13', '10.1.2.14']);
+    expect(e.reserve()).toBe('10.1.2.12');
+  });
+
+  it('plugs a container in with one process outside and one inside', async () => {
+    const k = recordingKernel();
+    const e = new EgressDriver(k, { device: 'shoal_gwbridge', gateway: '172.18.0.1', subnet: '172.18.0.0/16', range: '172.18.128.0/17' });
+    await e.attach(4242, 'abcdef0123456789', '172.18.128.5');
+    expect(k.calls.map((c) => [c.argv.join(' '), c.input])).toEqual([
+      ['ip -batch -', 'link add sgabcdef012345 type veth peer name eth0 netns 4242\nlink set sgabcdef012345 master shoal_gwbridge up\n'],
+      ['nsenter -t 4242 -n ip -batch -', 'addr add 172.18.128.5/16 dev eth0\nlink set eth0 up\nroute add default via 172.18.0.1 dev eth0\n'],
+    ]);
+    expect(await e.isAttached(4242)).toBe(true);
+    expect(k.calls).toHaveLength(2);
+  });
+
+  it("writes the /etc/hosts Docker would have, naming the task's own address", () => {
+    const hosts = hostsFile('172.18.128.5', 'web-1');
+    expect(hosts.split('\n')).toContain('127.0.0.1\tlocalhost');
+    expect(hosts.split('\n')).toContain('172.18.128.5\tweb-1');
   });
 });
