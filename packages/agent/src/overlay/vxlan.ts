@@ -141,22 +141,31 @@ export class OverlayDriver {
     const mtu = String(await this.mtu());
     this.#mtus.delete(spec.vni);
     this.#remotes.delete(spec.vni);
-    // a sandbox left half-made by a crash is rebuilt from nothing
-    if (await succeeds(this.kernel, ['ip', 'netns', 'pids', ns])) await this.kernel.run(['ip', 'netns', 'del', ns]);
-    await this.kernel.run(['ip', 'netns', 'add', ns]);
-    await this.ip(spec.vni, 'link', 'set', 'lo', 'up');
     const tmp = `vx${spec.vni}`;
-    await this.kernel.run(['ip', 'link', 'del', tmp]).catch(() => undefined);
-    await this.kernel.run([
-      'ip', 'link', 'add', tmp, 'mtu', mtu, 'type', 'vxlan', 'id', String(spec.vni), 'dstport', String(this.#port),
-      'local', this.host.localAddress, 'dev', this.host.underlayDevice, 'nolearning', 'proxy',
-    ]);
-    await this.kernel.run(['ip', 'link', 'set', tmp, 'netns', ns]);
-    await this.ip(spec.vni, 'link', 'set', tmp, 'name', VXLAN);
-    await this.ip(spec.vni, 'link', 'set', VXLAN, 'up');
-    await this.ip(spec.vni, 'link', 'add', 'link', VXLAN, 'name', GATEWAY, 'address', macForAddress(spec.gateway), 'mtu', mtu, 'type', 'macvlan', 'mode', 'bridge');
-    await this.ip(spec.vni, 'addr', 'add', `${spec.gateway}/${prefixOf(spec.subnet)}`, 'dev', GATEWAY);
-    await this.ip(spec.vni, 'link', 'set', GATEWAY, 'up');
+    // two processes: the host's side (the sandbox, the VXLAN device made here and moved in),
+    // then the sandbox's (names, the gateway endpoint, links up)
+    const host = [
+      `netns add ${ns}`,
+      `link add ${tmp} mtu ${mtu} type vxlan id ${spec.vni} dstport ${this.#port} local ${this.host.localAddress} dev ${this.host.underlayDevice} nolearning proxy`,
+      `link set ${tmp} netns ${ns}`,
+    ];
+    const sandbox = [
+      'link set lo up',
+      `link set ${tmp} name ${VXLAN}`,
+      `link set ${VXLAN} up`,
+      `link add link ${VXLAN} name ${GATEWAY} address ${macForAddress(spec.gateway)} mtu ${mtu} type macvlan mode bridge`,
+      `addr add ${spec.gateway}/${prefixOf(spec.subnet)} dev ${GATEWAY}`,
+      `link set ${GATEWAY} up`,
+    ];
+    try {
+      await this.kernel.run(['ip', '-batch', '-'], `${host.join('\n')}\n`);
+    } catch {
+      // a sandbox or device left half-made by a crash: rebuilt from nothing
+      if (await succeeds(this.kernel, ['ip', 'netns', 'pids', ns])) await this.kernel.run(['ip', 'netns', 'del', ns]);
+      await this.kernel.run(['ip', 'link', 'del', tmp]).catch(() => undefined);
+      await this.kernel.run(['ip', '-batch', '-'], `${host.join('\n')}\n`);
+    }
+    await this.kernel.run(['ip', '-n', ns, '-batch', '-'], `${sandbox.join('\n')}\n`);
     this.#mtus.set(spec.vni, Number(mtu));
   }
 
