@@ -95,6 +95,20 @@ describe('agent on the lab', () => {
     expect((await h.inTask('h1', 'client-1', 'nslookup nosuchservice')).out).toMatch(/NXDOMAIN|can't find/);
   });
 
+  it('gives an overlay task without published ports its way out through the gateway bridge, and no way to its neighbours there', async () => {
+    // client-1 publishes nothing: the agent, not Docker, plugged it into the gateway bridge
+    expect((await h.inTask('h1', 'client-1', 'ip -4 route show default')).out).toMatch(/^default via \S+ dev eth0/);
+    // out through NAT to the other host's address, where web-2 publishes 8080
+    expect(await h.inTask('h1', 'client-1', `nc -w 2 ${h.lab.host('h2').address} 8080`)).toEqual({ code: 0, out: 'web-2' });
+    // the /etc/hosts Docker would have written
+    expect((await h.inTask('h1', 'client-1', 'ping -c 1 -W 2 localhost')).code).toBe(0);
+    // tasks do not reach each other over the gateway bridge, only over their overlays
+    const web1 = /inet (\d+\.\d+\.\d+\.\d+)/.exec((await h.inTask('h1', 'web-1', 'ip -4 addr show dev eth0')).out)?.[1] ?? '';
+    expect(web1).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(await h.inTask('h1', 'web-1', 'nc -w 2 127.0.0.1 7000')).toEqual({ code: 0, out: 'web-1' });
+    expect((await h.inTask('h1', 'client-1', `nc -w 1 ${web1} 7000`)).code).not.toBe(0);
+  });
+
   it("spreads connections to a service's VIP over its tasks on both hosts", async () => {
     const seen: string[] = [];
     for (let i = 0; i < 4; i++) seen.push((await h.inTask('h1', 'client-1', 'nc -w 2 webvip 7000')).out);

@@ -17,7 +17,8 @@ import {
 import { detectUnderlay, loadNodeId, type AgentConfig } from './config.js';
 import { DnsServer } from './dns/server.js';
 import { DnsTable } from './dns/table.js';
-import { DockerExecutor } from './executor/docker.js';
+import { DockerExecutor, GWBRIDGE } from './executor/docker.js';
+import { EgressDriver } from './executor/egress.js';
 import { serveLogs } from './logs.js';
 import { LABEL_CLUSTER } from './executor/labels.js';
 import { localKernel, type Kernel } from './kernel.js';
@@ -54,6 +55,8 @@ export class Agent {
   #subs: Subscription[] = [];
   #reported = new Map<string, string>();
   #queue: Promise<void> = Promise.resolve();
+  /** The triggers of the pass that waits to begin, if one does. */
+  #pending: string[] | undefined;
   #events: Readable | undefined;
   #hb: NodeJS.Timeout | undefined;
   #registering = false;
@@ -95,7 +98,8 @@ export class Agent {
     });
     await this.#dns.start();
     const overlay = new OverlayDriver(this.kernel, { localAddress: underlay.address, underlayDevice: c.underlayDevice ?? underlay.device });
-    this.#reconciler = new Reconciler({ executor, overlay, vips: new VipProgrammer(this.kernel), dns: table, nodeAddress: underlay.address, nameserver: gw.gateway });
+    const egress = gw.shoalRange ? new EgressDriver(this.kernel, { device: GWBRIDGE, gateway: gw.gateway, subnet: gw.subnet, range: gw.shoalRange }) : undefined;
+    this.#reconciler = new Reconciler({ executor, overlay, vips: new VipProgrammer(this.kernel), dns: table, ...(egress ? { egress } : {}), nodeAddress: underlay.address, nameserver: gw.gateway, trace: (msg, fields) => this.log.info(msg, fields) });
     this.log.info('agent starting', { nodeId: this.nodeId, address: this.address, gateway: gw.gateway });
 
     this.#held = await this.loadHeld();
@@ -247,8 +251,10 @@ export class Agent {
         this.log.info('assignment', { kind: msg.kind, seq: msg.seq, outcome: outcome.kind });
         if (outcome.kind === 'applied') {
           this.#held = outcome.set;
-          await this.saveHeld(outcome.set);
+          // names change with no container work: the resolver answers them now, not after a pass
+          this.#reconciler?.refreshNames(outcome.set);
           this.schedule(`assignment ${msg.seq}`);
+          await this.saveHeld(outcome.set);
         } else if (outcome.kind === 'gap') {
           this.log.warn('assignment gap; the next heartbeat asks for the full set', { expected: outcome.expectedSeq, got: msg.seq });
         }
@@ -266,23 +272,41 @@ export class Agent {
       filters: { type: ['container'], event: ['die', 'start', 'oom', 'health_status'], label: [`${LABEL_CLUSTER}=${this.config.cluster}`] },
     })) as unknown as Readable;
     this.#events = stream;
-    stream.on('data', () => this.schedule('docker event'));
+    stream.on('data', (chunk: Buffer) => {
+      // an exit or a health change is news; a container this agent just started is not
+      const events = containerEvents(chunk);
+      for (const e of events) this.#executor?.forget(e.id);
+      const own = (e: { id: string; action: string }): boolean => e.action === 'start' && this.#reconciler?.ownStart(e.id) === true;
+      if (events.length === 0 || !events.every(own)) this.schedule('docker event');
+    });
     stream.on('error', (err: unknown) => this.log.warn('docker event stream error', { err: String(err) }));
   }
 
-  /** Converges one at a time, in order; a burst of triggers costs one extra pass at most. */
+  /**
+   * Converges one pass at a time. A pass reads the latest set when it begins, so every trigger
+   * that arrives while one waits is served by it: a burst costs one extra pass at most.
+   */
   private schedule(why: string): void {
     if (this.#state !== 'running') return;
+    if (this.#pending !== undefined) {
+      if (!this.#pending.includes(why)) this.#pending.push(why);
+      return;
+    }
+    this.#pending = [why];
     this.#queue = this.#queue.then(async () => {
+      const whys = (this.#pending ?? []).join(', ');
+      this.#pending = undefined;
       const set = this.#held;
       if (!set || !this.#reconciler) return;
       try {
         const t0 = Date.now();
-        const reports = await this.#reconciler.converge(set);
-        if (reports.length > 0) this.log.info('converged', { why, seq: set.seq, ms: Date.now() - t0, reports: reports.map((r) => `${r.taskId}:${r.state}`) });
+        // each task is announced as soon as it runs: the leader, and every resolver, hear of it
+        // without waiting for the host's other tasks
+        const reports = await this.#reconciler.converge(set, (r) => this.publishReports([r]));
+        if (reports.length > 0) this.log.info('converged', { why: whys, seq: set.seq, ms: Date.now() - t0, reports: reports.map((r) => `${r.taskId}:${r.state}`) });
         this.publishReports(reports);
       } catch (err) {
-        this.log.error('converge failed', { why, err: err instanceof Error ? err.message : String(err) });
+        this.log.error('converge failed', { why: whys, err: err instanceof Error ? err.message : String(err) });
       }
     });
   }
@@ -302,6 +326,27 @@ export class Agent {
       codec.encode({ v: PROTOCOL_VERSION, kind: 'task.status', nodeId: this.nodeId, sessionId: this.#sessionId, reports: fresh }),
     );
   }
+}
+
+/**
+ * The container events in a chunk of Docker's event stream (JSON objects, one a line); none
+ * when a line cannot be read (cut across chunks, say): the caller then looks anyway.
+ */
+export function containerEvents(chunk: Buffer | string): { id: string; action: string }[] {
+  const out: { id: string; action: string }[] = [];
+  for (const line of chunk.toString().split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as { id?: unknown; Actor?: { ID?: unknown }; Action?: unknown; status?: unknown };
+      const id = typeof e.Actor?.ID === 'string' ? e.Actor.ID : typeof e.id === 'string' ? e.id : undefined;
+      const action = typeof e.Action === 'string' ? e.Action : typeof e.status === 'string' ? e.status : undefined;
+      if (id === undefined || action === undefined) return [];
+      out.push({ id, action });
+    } catch {
+      return [];
+    }
+  }
+  return out;
 }
 
 /** The host's own resolvers, from /etc/resolv.conf, for names that are not the cluster's. */

@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { ShoalError, type NetworkAssignment, type TaskAssignment } from '@shoal/core';
-import { LABEL_CLUSTER, LABEL_NETWORK, LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SPEC_VERSION, LABEL_TASK, containerName } from './labels.js';
+import { hostsFile, splitGatewaySubnet } from './egress.js';
+import { LABEL_CLUSTER, LABEL_EGRESS, LABEL_NETWORK, LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SPEC_VERSION, LABEL_TASK, containerName } from './labels.js';
 
 /** The host-local bridge that gives overlay tasks their default route, NAT and published ports. */
 export const GWBRIDGE = 'shoal_gwbridge';
@@ -23,6 +24,11 @@ export interface ContainerNetworks {
   local: { name: string; address: string | undefined; aliases: string[] }[];
   /** The resolver to write into resolv.conf; none keeps Docker's. */
   nameserver: string | undefined;
+  /**
+   * The task's address on the gateway bridge when the egress driver, not Docker, plugs it in:
+   * the container is then made with Docker's networking disabled.
+   */
+  egress?: string;
 }
 
 /** A container of this node that carries task labels, as the executor sees it. */
@@ -37,6 +43,8 @@ export interface TaskContainer {
   specVersion: number;
   /** The task's address on the gateway bridge: how the resolver knows who is asking. */
   gwAddress: string | undefined;
+  /** Set when that address is the egress driver's (the container has no Docker network). */
+  egress: string | undefined;
   /** Docker network name → the container's address on it. */
   addresses: Record<string, string>;
   /** The healthcheck's verdict, when the task has one. */
@@ -76,6 +84,8 @@ function statusCode(err: unknown): number | undefined {
  */
 export class DockerExecutor {
   readonly docker: Docker;
+  /** The last inspect of each container, with the list state it was made in. */
+  readonly #seen = new Map<string, { mark: string; container: TaskContainer }>();
 
   constructor(private readonly options: ExecutorOptions) {
     this.docker = options.docker;
@@ -103,35 +113,53 @@ export class DockerExecutor {
     }
   }
 
-  /** Creates the gateway bridge once per host; returns its gateway address (the DNS resolver's). */
-  async ensureGwBridge(): Promise<{ gateway: string; subnet: string }> {
-    const read = async (): Promise<{ gateway: string; subnet: string } | undefined> => {
+  /**
+   * Creates the gateway bridge once per host; returns its gateway address (the DNS resolver's),
+   * its subnet and, when Docker hands out only the lower half of it, the upper half, which
+   * Shoal's egress driver hands out itself. A bridge made before that split keeps Docker's way.
+   */
+  async ensureGwBridge(): Promise<{ gateway: string; subnet: string; shoalRange: string | undefined }> {
+    const read = async (): Promise<{ gateway: string; subnet: string; ipRange: string | undefined; containers: number } | undefined> => {
       try {
-        const info = (await this.docker.getNetwork(GWBRIDGE).inspect()) as { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] } };
+        const info = (await this.docker.getNetwork(GWBRIDGE).inspect()) as { IPAM?: { Config?: { Gateway?: string; Subnet?: string; IPRange?: string }[] }; Containers?: Record<string, unknown> };
         const cfg = info.IPAM?.Config?.[0];
-        return cfg?.Gateway && cfg.Subnet ? { gateway: cfg.Gateway, subnet: cfg.Subnet } : undefined;
+        return cfg?.Gateway && cfg.Subnet ? { gateway: cfg.Gateway, subnet: cfg.Subnet, ipRange: cfg.IPRange || undefined, containers: Object.keys(info.Containers ?? {}).length } : undefined;
       } catch (err) {
         if (statusCode(err) === 404) return undefined;
         throw err;
       }
     };
+    const shoalRange = (n: { subnet: string; ipRange: string | undefined }): string | undefined => {
+      const split = splitGatewaySubnet(n.subnet);
+      return split && n.ipRange === split.docker ? split.shoal : undefined;
+    };
     const found = await read();
-    if (found) return found;
-    await this.docker.createNetwork({
-      Name: GWBRIDGE,
-      Driver: 'bridge',
-      CheckDuplicate: true,
-      Labels: { [LABEL_CLUSTER]: this.options.cluster },
-      Options: {
-        'com.docker.network.bridge.name': GWBRIDGE,
-        // tasks talk to each other over their overlays, never through the gateway bridge
-        'com.docker.network.bridge.enable_icc': 'false',
-        'com.docker.network.bridge.enable_ip_masquerade': 'true',
-      },
-    });
+    if (found) return { gateway: found.gateway, subnet: found.subnet, shoalRange: shoalRange(found) };
+    const create = (ipam?: { Subnet: string; Gateway: string; IPRange: string }): Promise<unknown> =>
+      this.docker.createNetwork({
+        Name: GWBRIDGE,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: { [LABEL_CLUSTER]: this.options.cluster },
+        ...(ipam ? { IPAM: { Driver: 'default', Config: [ipam] } } : {}),
+        Options: {
+          'com.docker.network.bridge.name': GWBRIDGE,
+          // tasks talk to each other over their overlays, never through the gateway bridge
+          'com.docker.network.bridge.enable_icc': 'false',
+          'com.docker.network.bridge.enable_ip_masquerade': 'true',
+        },
+      });
+    // Docker picks a free subnet; made again at once, empty, with Docker kept to its lower half
+    await create();
+    const first = await read();
+    if (!first) throw new ShoalError('gwbridge_failed', `Docker made network ${GWBRIDGE} without an IPv4 subnet`);
+    const split = splitGatewaySubnet(first.subnet);
+    if (!split || first.containers > 0) return { gateway: first.gateway, subnet: first.subnet, shoalRange: undefined };
+    await this.docker.getNetwork(GWBRIDGE).remove();
+    await create({ Subnet: first.subnet, Gateway: first.gateway, IPRange: split.docker });
     const made = await read();
     if (!made) throw new ShoalError('gwbridge_failed', `Docker made network ${GWBRIDGE} without an IPv4 subnet`);
-    return made;
+    return { gateway: made.gateway, subnet: made.subnet, shoalRange: shoalRange(made) };
   }
 
   /**
@@ -182,22 +210,41 @@ export class DockerExecutor {
     }
   }
 
+  /**
+   * The cluster's containers on this node. One list call; a container is inspected again only
+   * when its state or health changed since it was last seen (or an event said it did): a
+   * converge pass looks at every container, and an inspect each made passes cost O(containers)
+   * requests to a dockerd busy starting them.
+   */
   async list(): Promise<TaskContainer[]> {
     const summaries = await this.docker.listContainers({
       all: true,
       filters: { label: [`${LABEL_NODE}=${this.options.nodeId}`, `${LABEL_CLUSTER}=${this.options.cluster}`] },
     });
     const out: TaskContainer[] = [];
+    const seen = new Set<string>();
     for (const s of summaries) {
-      const c = await this.inspect(s.Id);
-      if (c) out.push(c);
+      seen.add(s.Id);
+      const mark = `${s.State}|${/\((healthy|unhealthy|health: starting)\)/.exec(s.Status)?.[1] ?? ''}`;
+      const known = this.#seen.get(s.Id);
+      const c = known && known.mark === mark ? known.container : await this.inspect(s.Id);
+      if (!c) continue;
+      if (s.State === 'running' || s.State === 'exited') this.#seen.set(s.Id, { mark, container: c });
+      out.push(c);
     }
+    for (const id of this.#seen.keys()) if (!seen.has(id)) this.#seen.delete(id);
     return out;
+  }
+
+  /** The container changed behind the list's back (an event said so): inspect it again. */
+  forget(id: string): void {
+    this.#seen.delete(id);
   }
 
   async inspect(id: string): Promise<TaskContainer | undefined> {
     try {
       const info = await this.docker.getContainer(id).inspect();
+      const egress = info.Config.Labels[LABEL_EGRESS] || undefined;
       return {
         id: info.Id,
         taskId: info.Config.Labels[LABEL_TASK] ?? '',
@@ -207,8 +254,12 @@ export class DockerExecutor {
         exitCode: info.State.ExitCode,
         startedAt: info.State.StartedAt,
         specVersion: Number(info.Config.Labels[LABEL_SPEC_VERSION] ?? 0),
-        gwAddress: info.NetworkSettings.Networks[GWBRIDGE]?.IPAddress || undefined,
-        addresses: Object.fromEntries(Object.entries(info.NetworkSettings.Networks).map(([k, v]) => [k, v.IPAddress])),
+        gwAddress: egress ?? (info.NetworkSettings.Networks[GWBRIDGE]?.IPAddress || undefined),
+        egress,
+        addresses: {
+          ...Object.fromEntries(Object.entries(info.NetworkSettings.Networks ?? {}).map(([k, v]) => [k, v.IPAddress])),
+          ...(egress ? { [GWBRIDGE]: egress } : {}),
+        },
         health: healthOf(info.State.Health?.Status),
         healthLog: info.State.Health?.Log?.at(-1)?.Output?.trim(),
         ports: portsOf(info.NetworkSettings.Ports),
@@ -234,11 +285,17 @@ export class DockerExecutor {
     else if (mode?.kind === 'container') networkMode = `container:${await this.resolveContainer(mode.container)}`;
     const dns = plan.nameserver === undefined ? undefined : { nameserver: plan.nameserver };
     const binds: string[] = [];
+    const dir = join(this.options.dataDir, 'tasks', task.taskId);
+    if ((dns || plan.egress) && !mode) await mkdir(dir, { recursive: true });
     if (dns && !mode) {
-      const dir = join(this.options.dataDir, 'tasks', task.taskId);
-      await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'resolv.conf'), `nameserver ${dns.nameserver}\noptions ndots:0\n`);
       binds.push(`${join(dir, 'resolv.conf')}:/etc/resolv.conf:ro`);
+    }
+    // with no Docker network there is no /etc/hosts from Docker: the same lines come from here
+    const egress = plan.egress !== undefined && !mode ? plan.egress : undefined;
+    if (egress !== undefined) {
+      await writeFile(join(dir, 'hosts'), hostsFile(egress, c.hostname ?? name));
+      binds.push(`${join(dir, 'hosts')}:/etc/hosts:ro`);
     }
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -263,7 +320,9 @@ export class DockerExecutor {
         [LABEL_NODE]: this.options.nodeId,
         [LABEL_CLUSTER]: this.options.cluster,
         [LABEL_SPEC_VERSION]: String(task.specVersion),
+        ...(egress !== undefined ? { [LABEL_EGRESS]: egress } : {}),
       },
+      ...(egress !== undefined ? { NetworkDisabled: true } : {}),
       ExposedPorts: exposed,
       ...(c.healthcheck
         ? {
@@ -277,14 +336,14 @@ export class DockerExecutor {
           }
         : {}),
       HostConfig: {
-        NetworkMode: networkMode,
+        ...(egress !== undefined ? {} : { NetworkMode: networkMode }),
         PortBindings: bindings,
         Binds: binds,
         RestartPolicy: { Name: 'no' },
         ...(task.limits.nanoCpus ? { NanoCpus: task.limits.nanoCpus } : {}),
         ...(task.limits.memoryBytes ? { Memory: task.limits.memoryBytes } : {}),
       },
-      ...(mode
+      ...(mode || egress !== undefined
         ? {}
         : {
             NetworkingConfig: {
@@ -294,8 +353,9 @@ export class DockerExecutor {
             },
           }),
     });
+    if (egress !== undefined && !c.hostname) await writeFile(join(dir, 'hosts'), hostsFile(egress, created.id.slice(0, 12)));
     // Docker creates a container on one network; the others are connected before it starts.
-    if (!mode) {
+    if (!mode && egress === undefined) {
       for (const n of dockerNets.slice(1)) {
         await this.docker.getNetwork(n.name).connect({ Container: created.id, EndpointConfig: { Aliases: n.aliases, ...(n.address ? { IPAMConfig: { IPv4Address: n.address } } : {}) } });
       }
@@ -319,6 +379,7 @@ export class DockerExecutor {
   }
 
   async start(id: string): Promise<void> {
+    this.forget(id);
     try {
       await this.docker.getContainer(id).start();
     } catch (err) {
@@ -327,6 +388,7 @@ export class DockerExecutor {
   }
 
   async stop(id: string, graceSeconds = 10): Promise<void> {
+    this.forget(id);
     try {
       await this.docker.getContainer(id).stop({ t: graceSeconds });
     } catch (err) {
@@ -336,6 +398,7 @@ export class DockerExecutor {
   }
 
   async remove(id: string): Promise<void> {
+    this.forget(id);
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (err) {

@@ -6,6 +6,8 @@ export const LABEL_NODE = 'io.shoal.node.id';
 export const LABEL_CLUSTER = 'io.shoal.cluster';
 export const LABEL_SPEC_VERSION = 'io.shoal.spec.version';
 export const LABEL_NETWORK = 'io.shoal.network.id';
+/** The address a container got on the gateway bridge from Shoal's egress driver, not from Docker. */
+export const LABEL_EGRESS = 'io.shoal.egress.address';
 
 /** Swarm's naming: service.slot.taskid, so `docker ps` on a host reads as the cluster does. */
 export function containerName(serviceName: string, slotOrNode: string | number, taskId: string): string {

@@ -59,6 +59,11 @@ export class VipProgrammer {
     return true;
   }
 
+  /** A container whose network namespace was just made: it holds no rules, so none to remove. */
+  fresh(pid: number): void {
+    this.#programmed.set(pid, vipRuleset([]));
+  }
+
   /** Forgets containers that are gone (their namespace took the rules with it). */
   retain(pids: ReadonlySet<number>): void {
     for (const pid of this.#programmed.keys()) if (!pids.has(pid)) this.#programmed.delete(pid);

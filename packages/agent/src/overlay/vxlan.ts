@@ -97,6 +97,10 @@ function prefixOf(subnet: string): number {
  */
 export class OverlayDriver {
   readonly #port: number;
+  /** Each sandbox's MTU, read once: it is fixed when the VXLAN device is made. */
+  readonly #mtus = new Map<number, number>();
+  /** Per sandbox, the remote endpoints its kernel entries were last made exactly. */
+  readonly #remotes = new Map<number, string>();
 
   constructor(
     private readonly kernel: Kernel,
@@ -142,55 +146,73 @@ export class OverlayDriver {
     if (await this.exists(spec.vni)) return;
     const ns = sandboxName(spec.vni);
     const mtu = String(await this.mtu());
-    // a sandbox left half-made by a crash is rebuilt from nothing
-    if (await succeeds(this.kernel, ['ip', 'netns', 'pids', ns])) await this.kernel.run(['ip', 'netns', 'del', ns]);
-    await this.kernel.run(['ip', 'netns', 'add', ns]);
-    await this.ip(spec.vni, 'link', 'set', 'lo', 'up');
+    this.#mtus.delete(spec.vni);
+    this.#remotes.delete(spec.vni);
     const tmp = `vx${spec.vni}`;
-    await this.kernel.run(['ip', 'link', 'del', tmp]).catch(() => undefined);
-    await this.kernel.run([
-      'ip', 'link', 'add', tmp, 'mtu', mtu, 'type', 'vxlan', 'id', String(spec.vni), 'dstport', String(this.#port),
-      'local', this.host.localAddress, 'dev', this.host.underlayDevice, 'nolearning', 'proxy',
-    ]);
-    await this.kernel.run(['ip', 'link', 'set', tmp, 'netns', ns]);
-    await this.ip(spec.vni, 'link', 'set', tmp, 'name', VXLAN);
-    await this.ip(spec.vni, 'link', 'set', VXLAN, 'up');
-    await this.ip(spec.vni, 'link', 'add', 'link', VXLAN, 'name', GATEWAY, 'address', macForAddress(spec.gateway), 'mtu', mtu, 'type', 'macvlan', 'mode', 'bridge');
-    await this.ip(spec.vni, 'addr', 'add', `${spec.gateway}/${prefixOf(spec.subnet)}`, 'dev', GATEWAY);
-    await this.ip(spec.vni, 'link', 'set', GATEWAY, 'up');
+    // two processes: the host's side (the sandbox, the VXLAN device made here and moved in),
+    // then the sandbox's (names, the gateway endpoint, links up)
+    const host = [
+      `netns add ${ns}`,
+      `link add ${tmp} mtu ${mtu} type vxlan id ${spec.vni} dstport ${this.#port} local ${this.host.localAddress} dev ${this.host.underlayDevice} nolearning proxy`,
+      `link set ${tmp} netns ${ns}`,
+    ];
+    const sandbox = [
+      'link set lo up',
+      `link set ${tmp} name ${VXLAN}`,
+      `link set ${VXLAN} up`,
+      `link add link ${VXLAN} name ${GATEWAY} address ${macForAddress(spec.gateway)} mtu ${mtu} type macvlan mode bridge`,
+      `addr add ${spec.gateway}/${prefixOf(spec.subnet)} dev ${GATEWAY}`,
+      `link set ${GATEWAY} up`,
+    ];
+    try {
+      await this.kernel.run(['ip', '-batch', '-'], `${host.join('\n')}\n`);
+    } catch {
+      // a sandbox or device left half-made by a crash: rebuilt from nothing
+      if (await succeeds(this.kernel, ['ip', 'netns', 'pids', ns])) await this.kernel.run(['ip', 'netns', 'del', ns]);
+      await this.kernel.run(['ip', 'link', 'del', tmp]).catch(() => undefined);
+      await this.kernel.run(['ip', '-batch', '-'], `${host.join('\n')}\n`);
+    }
+    await this.kernel.run(['ip', '-n', ns, '-batch', '-'], `${sandbox.join('\n')}\n`);
+    this.#mtus.set(spec.vni, Number(mtu));
+  }
+
+  /** The MTU of a network's endpoints on this host: its VXLAN device's. */
+  private async networkMtu(vni: number): Promise<number> {
+    let mtu = this.#mtus.get(vni);
+    if (mtu === undefined) {
+      const [link] = JSON.parse(await this.ip(vni, '-j', 'link', 'show', 'dev', VXLAN)) as { mtu: number }[];
+      mtu = link?.mtu ?? (await this.mtu());
+      this.#mtus.set(vni, mtu);
+    }
+    return mtu;
   }
 
   /** Removes the network's sandbox; its bridge, VXLAN device and veths go with it. */
   async removeNetwork(vni: number): Promise<void> {
+    this.#mtus.delete(vni);
+    this.#remotes.delete(vni);
     if (await succeeds(this.kernel, ['ip', 'netns', 'pids', sandboxName(vni)])) {
       await this.kernel.run(['ip', 'netns', 'del', sandboxName(vni)]);
     }
   }
 
-  /** Plugs a container into the network: a macvlan of the VXLAN device, moved in as the container's ifname. */
+  /**
+   * Plugs a container into the network: a macvlan of the VXLAN device, made straight inside the
+   * container under its ifname, up, with its MAC and MTU (one `ip` run), then its address and
+   * the network's id as its alias (one nsenter). Two processes per attach: on a busy host each spawn costs more than the kernel work.
+   */
   async attach(spec: OverlaySpec, ep: LocalEndpoint): Promise<void> {
-    const tmp = endpointTempName(ep.id);
-    const mtu = String(await this.mtu());
+    const mtu = String(await this.networkMtu(spec.vni));
     const inContainer = (...args: string[]): Promise<string> => this.kernel.run(['nsenter', '-t', String(ep.pid), '-n', 'ip', ...args]);
-    await this.ip(spec.vni, 'link', 'del', tmp).catch(() => undefined);
-    await this.ip(spec.vni, 'link', 'add', 'link', VXLAN, 'name', tmp, 'address', macForAddress(ep.address), 'mtu', mtu, 'type', 'macvlan', 'mode', 'bridge');
+    await this.ip(spec.vni, 'link', 'add', 'link', VXLAN, 'name', ep.ifname, 'netns', String(ep.pid), 'address', macForAddress(ep.address), 'mtu', mtu, 'up', 'type', 'macvlan', 'mode', 'bridge');
+    // the address, and the network written on the interface, in one process
+    const inside = [`addr add ${ep.address}/${prefixOf(spec.subnet)} dev ${ep.ifname}`, ...(ep.networkId !== undefined ? [`link set ${ep.ifname} alias ${ALIAS_PREFIX}${ep.networkId}`] : [])];
     try {
-      await this.ip(spec.vni, 'link', 'set', tmp, 'netns', String(ep.pid));
-      await inContainer('link', 'set', tmp, 'name', ep.ifname);
-      await inContainer('addr', 'add', `${ep.address}/${prefixOf(spec.subnet)}`, 'dev', ep.ifname);
-      if (ep.networkId !== undefined) await inContainer('link', 'set', ep.ifname, 'alias', `${ALIAS_PREFIX}${ep.networkId}`);
-      await inContainer('link', 'set', ep.ifname, 'up');
+      await this.kernel.run(['nsenter', '-t', String(ep.pid), '-n', 'ip', '-batch', '-'], `${inside.join('\n')}\n`);
     } catch (err) {
-      await this.ip(spec.vni, 'link', 'del', tmp).catch(() => undefined);
-      await inContainer('link', 'del', tmp).catch(() => undefined);
       await inContainer('link', 'del', ep.ifname).catch(() => undefined);
       throw err;
     }
-  }
-
-  /** Whether the container already has its interface on this network (attach is then skipped). */
-  async isAttached(pid: number, ifname: string): Promise<boolean> {
-    return succeeds(this.kernel, ['nsenter', '-t', String(pid), '-n', 'ip', 'link', 'show', 'dev', ifname]);
   }
 
   /**
@@ -249,33 +271,31 @@ export class OverlayDriver {
   async setRemotes(vni: number, remotes: readonly RemoteEndpoint[]): Promise<{ added: number; removed: number }> {
     const want = new Map(remotes.filter((r) => r.host !== this.host.localAddress).map((r) => [r.address, { mac: macForAddress(r.address), host: r.host }]));
     const wantFdb = new Map([...want.values()].map((w) => [w.mac, w.host]));
+    // what this driver last made exact is read back from the kernel only when it changes
+    const digest = [...want].map(([a, w]) => `${a}>${w.host}`).sort().join(',');
+    if (this.#remotes.get(vni) === digest) return { added: 0, removed: 0 };
     const have = await this.read(vni);
-    const ns = sandboxName(vni);
-    let added = 0;
-    let removed = 0;
+    // one `bridge -batch` and one `ip -batch` for the whole change: a deploy brings dozens of
+    // endpoints at once, and a process each held the host's first tasks back
+    const bridge: string[] = [];
+    const ip: string[] = [];
     for (const [mac, dst] of have.fdb) {
-      if (wantFdb.get(mac) !== dst) {
-        await this.kernel.run(['bridge', '-n', ns, 'fdb', 'del', mac, 'dev', VXLAN, 'dst', dst, 'self']);
-        removed++;
-      }
+      if (wantFdb.get(mac) !== dst) bridge.push(`fdb del ${mac} dev ${VXLAN} dst ${dst} self`);
     }
     for (const [address, mac] of have.neighbours) {
-      if (want.get(address)?.mac !== mac) {
-        await this.ip(vni, 'neigh', 'del', address, 'dev', VXLAN);
-        removed++;
-      }
+      if (want.get(address)?.mac !== mac) ip.push(`neigh del ${address} dev ${VXLAN}`);
     }
+    const removed = bridge.length + ip.length;
     for (const [address, w] of want) {
-      if (have.fdb.get(w.mac) !== w.host) {
-        // `self`: the VXLAN device's own table, which steers the frame to the remote host
-        await this.kernel.run(['bridge', '-n', ns, 'fdb', 'replace', w.mac, 'dev', VXLAN, 'dst', w.host, 'self', 'permanent']);
-        added++;
-      }
-      if (have.neighbours.get(address) !== w.mac) {
-        await this.ip(vni, 'neigh', 'replace', address, 'lladdr', w.mac, 'dev', VXLAN, 'nud', 'permanent');
-        added++;
-      }
+      // `self`: the VXLAN device's own table, which steers the frame to the remote host
+      if (have.fdb.get(w.mac) !== w.host) bridge.push(`fdb replace ${w.mac} dev ${VXLAN} dst ${w.host} self permanent`);
+      if (have.neighbours.get(address) !== w.mac) ip.push(`neigh replace ${address} lladdr ${w.mac} dev ${VXLAN} nud permanent`);
     }
+    const added = bridge.length + ip.length - removed;
+    const ns = sandboxName(vni);
+    if (bridge.length > 0) await this.kernel.run(['bridge', '-n', ns, '-batch', '-'], `${bridge.join('\n')}\n`);
+    if (ip.length > 0) await this.kernel.run(['ip', '-n', ns, '-batch', '-'], `${ip.join('\n')}\n`);
+    this.#remotes.set(vni, digest);
     return { added, removed };
   }
 }

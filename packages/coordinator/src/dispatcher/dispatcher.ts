@@ -132,7 +132,7 @@ export class Dispatcher {
         this.queueSync();
       }),
     );
-    this.#timer = setInterval(() => void this.checkLiveness().catch(() => undefined), this.#period);
+    this.#timer = setInterval(() => void this.checkLiveness().catch(() => undefined), this.checkEvery());
   }
 
   stop(): void {
@@ -312,13 +312,21 @@ export class Dispatcher {
     };
   }
 
+  /**
+   * How often silence is checked: a quarter period, so a node is declared down within a quarter
+   * period of its deadline (checked once a period, a cut host waited up to a period more).
+   */
+  private checkEvery(): number {
+    return Math.max(10, Math.floor(this.#period / 4));
+  }
+
   /** Nodes silent for too long are committed down; the orchestrator then moves their tasks. */
   async checkLiveness(): Promise<void> {
     const deadline = this.#missed * this.#period;
     const now = this.#now();
     // A leader whose own event loop stalled (a big pass, a GC) runs this timer before it reads
     // the heartbeats queued meanwhile: silence it did not hear is not the nodes'. Skip a round.
-    const stalled = this.#lastCheck !== 0 && now - this.#lastCheck > 1.5 * this.#period;
+    const stalled = this.#lastCheck !== 0 && now - this.#lastCheck > this.checkEvery() + this.#period / 2;
     this.#lastCheck = now;
     if (stalled) {
       for (const s of this.#sessions.values()) s.lastSeen = Math.max(s.lastSeen, now - this.#period);
