@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +44,9 @@ describe('three shoal-coordinator processes', () => {
   /** A host registering as its agent would (the coordinator on host cN is named cN). */
   const register = async (host: string, ip: number): Promise<void> => {
     const reg = { v: 1, kind: 'node.register', nodeId: `n-${host}`, hostname: host, address: `10.9.0.${ip}`, platform: { os: 'linux', arch: 'x64' }, resources: { nanoCpus: 1e9, memoryBytes: 1 << 30 }, engineLabels: {}, agentVersion: 'test', runningTasks: [] };
-    await c.nc?.request(`shoal.${CLUSTER}.node.n-${host}.register`, new TextEncoder().encode(JSON.stringify(reg)), { timeout: 20_000 });
+    // as an agent does, it tries again while no leader listens yet (a leader just elected starts
+    // its dispatcher a moment after it wins: NATS answers "no responders" meanwhile)
+    await eventually(`the leader to take ${host}'s registration`, async () => (await c.nc?.request(`shoal.${CLUSTER}.node.n-${host}.register`, new TextEncoder().encode(JSON.stringify(reg)), { timeout: 20_000 })) ?? undefined);
   };
   /** A coordinator that the leader refuses to add: it says why, and exits 1. */
   const refusedJoin = async (id: number, token: string): Promise<string> => {
@@ -62,6 +64,9 @@ describe('three shoal-coordinator processes', () => {
   });
 
   afterAll(async () => {
+    // each coordinator's log, for a failure to be read afterwards
+    await mkdir('.test-results', { recursive: true });
+    for (const id of c?.procs.keys() ?? []) await writeFile(`.test-results/coordinator-cluster-c${id}.log`, c.output(id)).catch(() => undefined);
     await c?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -275,7 +280,7 @@ describe('three shoal-coordinator processes', () => {
     const next = await c.leader(others(leader));
     expect(next).not.toBe(leader);
     expect((await c.status(next)).standbys).toEqual([leader]);
-    expect((await roles())[`c${leader}`]).toBe('worker');
+    await eventually(`c${leader} to show as a worker`, async () => ((await roles())[`c${leader}`] === 'worker' ? true : undefined), 10_000);
     const p = body<{ role: string; changed: boolean }>(await c.api('node.promote', { node: `c${leader}` }));
     expect(p).toMatchObject({ role: 'voter', changed: true });
     expect((await c.status(next)).voters).toEqual(FOUNDERS);

@@ -19,7 +19,12 @@ export interface MembershipBackend {
 async function syncRoles(b: MembershipBackend): Promise<void> {
   // a leader that handed over before the demote leaves it to the new leader, which did it
   if (b.leading === false) return;
-  await b.syncRoles?.();
+  try {
+    await b.syncRoles?.();
+  } catch {
+    // the membership change is made; a role write that lost a race (the lead moving, a node
+    // written meanwhile) is redone by the leader's next pass, so the request still succeeds
+  }
 }
 
 function parts(b: MembershipBackend): { membership: Pick<Membership, 'promote' | 'demote'>; memberOf: (ref: string) => MemberRecord } {
