@@ -6,7 +6,6 @@
 // request to the same. Target (issue 5): visible within 1 s of the assignment that carries it.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { connect } from 'nats';
 import { Lab } from '@shoal/lab';
 import { Manager, natsBus } from '@shoal/coordinator';
 import { apiRequest, decodeApiResponse, loadStack, unwrapResponse } from '@shoal/core';
+import { listening, median, whenTrue } from './lib/probe.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LAB = 'bdns';
@@ -39,21 +39,7 @@ networks:
 `;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const probePort = (host, port) =>
-  new Promise((resolve) => {
-    const s = createConnection({ host, port }, () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
-async function until(what, fn, ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const until = (what, fn, ms) => whenTrue(what, fn, ms, 50);
 
 await Lab.down(LAB);
 const lab = await Lab.up({ name: LAB, hosts: 2 });
@@ -64,7 +50,7 @@ let nc;
 try {
   const nats = spawn('nats-server', ['-a', lab.state.gateway, '-p', String(NATS_PORT)], { stdio: 'ignore' });
   children.push(nats);
-  await until('nats-server', () => probePort(lab.state.gateway, NATS_PORT));
+  await until('nats-server', () => listening(lab.state.gateway, NATS_PORT));
   const url = `nats://${lab.state.gateway}:${NATS_PORT}`;
   nc = await connect({ servers: url });
   for (const h of lab.state.hosts) {

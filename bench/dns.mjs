@@ -10,7 +10,6 @@
 // Env: BENCH_ROUNDS, BENCH_SECONDS, BENCH_DNS_QPS (the fixed rate), BENCH_DNS_WORKERS.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +17,7 @@ import { connect } from 'nats';
 import { Lab } from '@shoal/lab';
 import { Manager, natsBus } from '@shoal/coordinator';
 import { apiRequest, decodeApiResponse, loadStack, unwrapResponse } from '@shoal/core';
-import { dnsperf, median, resolve as dig } from './lib/probe.mjs';
+import { dnsperf, listening, median, resolve as dig, whenTrue } from './lib/probe.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -46,20 +45,7 @@ networks:
 `;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const probePort = (host, port) =>
-  new Promise((resolve) => {
-    const s = createConnection({ host, port }, () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
-async function until(what, fn, ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = whenTrue;
 
 await Lab.down(LAB);
 const lab = await Lab.up({ name: LAB, hosts: 1 });
@@ -84,7 +70,7 @@ try {
   // Shoal's side: a coordinator in this process, an agent on h1
   const nats = spawn('nats-server', ['-a', lab.state.gateway, '-p', String(NATS_PORT)], { stdio: 'ignore' });
   children.push(nats);
-  await until('nats-server', () => probePort(lab.state.gateway, NATS_PORT));
+  await until('nats-server', () => listening(lab.state.gateway, NATS_PORT));
   const url = `nats://${lab.state.gateway}:${NATS_PORT}`;
   nc = await connect({ servers: url });
   const [cmd, ...args] = lab.commandIn('h1', [process.execPath, AGENT_BIN, '--cluster', CLUSTER, '--nats', url, '--data-dir', '/var/lib/shoal/agent', ...(WORKERS === undefined ? [] : ['--dns-workers', WORKERS])]);

@@ -3,6 +3,7 @@
 // Swarm and Shoal alike), names are resolved by the container's own resolver and replicas asked
 // to answer over the overlay.
 import { readFile, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { run } from '@shoal/lab';
 
@@ -80,4 +81,23 @@ export async function dnsperf(pid, resolver, name, { seconds = 5, fixedQps = 500
 export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+}
+
+/** Whether something listens on host:port (a TCP connect succeeds). */
+export function listening(host, port) {
+  return new Promise((resolve) => {
+    const s = createConnection({ host, port }, () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** Polls `fn` every `every` ms until it gives a truthy value, which it returns; throws after `ms`. */
+export async function whenTrue(what, fn, ms = 120_000, every = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
 }
