@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { LAB_ROOT, Lab, run } from '@shoal/lab';
 import { barChart } from './lib/chart.mjs';
 import { handBuilt, underlay } from './lib/dataplane.mjs';
-import { answering, containerPid, dnsperf, iperf, median, resolve, resolverOf } from './lib/probe.mjs';
+import { containerPid, dnsperf, iperf, median, resolve, resolverOf, watchNames } from './lib/probe.mjs';
 import { ShoalCluster, sleep, until } from './lib/shoal-cluster.mjs';
 import { SwarmCluster } from './lib/swarm-cluster.mjs';
 
@@ -147,15 +147,14 @@ async function cpuSeconds(pids) {
   return ticks / 100;
 }
 
-/** Polls until every replica's address is answered for tasks.web and every one answers. */
-async function allAnswer(pid, resolver, name, { timeoutMs, phases, t0 }) {
-  return until(`${REPLICAS} replicas to answer by name`, async () => {
-    const addrs = await resolve(pid, resolver, name);
-    if (addrs.length >= REPLICAS && phases && phases.names === undefined) phases.names = (Date.now() - t0) / 1000;
-    if (addrs.length !== REPLICAS) return undefined;
-    const ok = new Set(await answering(pid, addrs));
-    return ok.size === REPLICAS ? addrs : undefined;
-  }, timeoutMs, 200);
+/** When every replica's address is answered for the name and every one answers (Date.now()). */
+function allAnswer(pid, resolver, name, { timeoutMs, phases, t0 }) {
+  return watchNames(pid, resolver, name, REPLICAS, {
+    timeoutMs,
+    onNames: (at) => {
+      if (phases && phases.names === undefined) phases.names = (at - t0) / 1000;
+    },
+  });
 }
 
 async function measure(lab, side) {
@@ -168,8 +167,7 @@ async function measure(lab, side) {
   const pid = await until('the client container', () => containerPid(lab, 'h1', side.label('client')), 300_000, 200);
   r.phases.client = (Date.now() - t0) / 1000;
   const resolver = await resolverOf(pid);
-  await allAnswer(pid, resolver, side.tasksName, { timeoutMs: 300_000, phases: r.phases, t0 });
-  r.deploy = (Date.now() - t0) / 1000;
+  r.deploy = ((await allAnswer(pid, resolver, side.tasksName, { timeoutMs: 300_000, phases: r.phases, t0 })) - t0) / 1000;
   say(`${side.name}: deploy → reachable ${r.deploy.toFixed(1)} s (deploy returned ${r.phases.deployReturned.toFixed(1)} s, client up ${r.phases.client.toFixed(1)} s, ${REPLICAS} names ${r.phases.names?.toFixed(1)} s)`);
 
   // data plane: client (h1) → iperf (h2) across the overlay; DNS from the client. After a pause
@@ -204,8 +202,7 @@ async function measure(lab, side) {
   const t1 = Date.now();
   await lab.cut(cut);
   try {
-    await allAnswer(pid, resolver, side.tasksName, { timeoutMs: 240_000 });
-    r.hostLoss = (Date.now() - t1) / 1000;
+    r.hostLoss = ((await allAnswer(pid, resolver, side.tasksName, { timeoutMs: 240_000, t0: t1 })) - t1) / 1000;
     r.cut = cut;
     say(`${side.name}: host loss ${r.hostLoss.toFixed(1)} s`);
   } catch (err) {

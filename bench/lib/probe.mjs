@@ -2,8 +2,11 @@
 // (entered from the machine with nsenter, so the same dig, busybox nc, iperf3 and dnsperf serve
 // Swarm and Shoal alike), names are resolved by the container's own resolver and replicas asked
 // to answer over the overlay.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { run } from '@shoal/lab';
 
@@ -35,12 +38,36 @@ export async function resolve(pid, resolver, name) {
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l));
 }
 
-/** Which of `addresses` answer on `port` (each replica writes its hostname and closes), in parallel. */
-export async function answering(pid, addresses, port = 7000) {
-  if (addresses.length === 0) return [];
-  const script = `for a in ${addresses.join(' ')}; do (o=$(nc -w 2 $a ${port} </dev/null 2>/dev/null) && [ -n "$o" ] && echo $a) & done; wait`;
-  const r = await inNetns(pid, ['busybox', 'sh', '-c', script], { timeoutMs: 20_000 });
-  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+const WATCHER = fileURLToPath(new URL('./watch-names.mjs', import.meta.url));
+
+/**
+ * Watches, from the container's namespace, until `name` gives `expected` addresses and every one
+ * answers on `port` (see watch-names.mjs: rounds every 100 ms that overlap, so an address that
+ * drops packets delays nothing). Resolves with the Date.now() of that moment; `onNames` hears
+ * when the name first gave them all. Rejects after `timeoutMs`.
+ */
+export function watchNames(pid, resolver, name, expected, { timeoutMs, port = 7000, onNames } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', ['-t', String(pid), '-n', '--', process.execPath, WATCHER, resolver, name, String(expected), String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`timed out waiting for ${expected} addresses of ${name} to answer`));
+    }, timeoutMs);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = JSON.parse(line);
+      if (m.names !== undefined) onNames?.(m.names);
+      if (m.done !== undefined) {
+        clearTimeout(timer);
+        resolve(m.done);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the name watcher exited with ${code}: ${err.slice(0, 300)}`));
+    });
+  });
 }
 
 const gbps = (json) => JSON.parse(json).end.sum_received.bits_per_second / 1e9;
@@ -64,16 +91,22 @@ export async function dnsperf(pid, resolver, name, { seconds = 5, fixedQps = 500
   const sat = await inNetns(pid, ['dnsperf', '-s', resolver, '-d', queries, '-l', String(seconds), '-c', '4', '-q', '100', '-t', '2'], { timeoutMs: (seconds + 30) * 1000 });
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(sat.stdout)?.[1] ?? NaN);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(sat.stdout)?.[1] ?? NaN);
-  const fixed = await inNetns(pid, ['dnsperf', '-v', '-s', resolver, '-d', queries, '-l', String(seconds), '-c', '4', '-Q', String(fixedQps), '-t', '2'], { timeoutMs: (seconds + 30) * 1000 });
+  // the per-query lines (50,000 a second) go to a file, read once the run is over: a pipe read
+  // by this process during the run would take CPU from the resolver being measured
+  const lines = `${tmpdir()}/shoal-bench-dnsperf-${process.pid}.out`;
+  const fixed = await inNetns(pid, ['sh', '-c', `exec dnsperf -v -s ${resolver} -d ${queries} -l ${seconds} -c 4 -Q ${fixedQps} -t 2 > ${lines}`], { timeoutMs: (seconds + 30) * 1000 });
+  if (fixed.code !== 0) throw new Error(`dnsperf failed: ${fixed.stderr.slice(0, 300)}`);
+  const out = await readFile(lines, 'utf8');
+  await rm(lines, { force: true });
   const lat = [];
-  for (const line of fixed.stdout.split('\n')) {
+  for (const line of out.split('\n')) {
     // "> NOERROR name A 0.000123" — the last field is the latency in seconds
     const m = /^> \S+ .* (\d+\.\d+)$/.exec(line.trim());
     if (m) lat.push(Number(m[1]) * 1000);
   }
   lat.sort((a, b) => a - b);
   const p99 = lat.length > 0 ? lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] : NaN;
-  const answered = Number(/Queries completed:\s+(\d+)/.exec(fixed.stdout)?.[1] ?? NaN);
+  const answered = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
   return { qps, lost, p99Ms: p99, fixedQps, samples: lat.length, answered };
 }
 
