@@ -10,6 +10,8 @@ const LEADER_WAIT_MS = 8000;
  * to let go of a network), short enough that one sent to a leader that just died fails soon.
  */
 const FORWARD_TIMEOUT_MS = 12_000;
+/** How often a forwarded write looks whether the leader it went to was replaced. */
+const LEADER_WATCH_MS = 50;
 const dec = new TextDecoder();
 /** Far above any real request (a stack of hundreds of services); parsing more is only a cost. */
 export const MAX_REQUEST_BYTES = 4 * 2 ** 20;
@@ -34,6 +36,12 @@ export interface ApiServerOptions {
   bus: Bus;
   backend: ApiBackend;
   leading: () => boolean;
+  /**
+   * The Raft member this coordinator knows as leader now (0 or undefined: none known). A write
+   * forwarded to one leader fails at once when another is known, instead of waiting out the
+   * forward's timeout for an answer that a dead leader will never send.
+   */
+  leaderId?: () => number | undefined;
   /** Resolves once this coordinator's store reflects every write committed before the call. */
   readBarrier?: () => Promise<void>;
   /**
@@ -86,15 +94,53 @@ export class ApiServer {
   private async forward(data: Uint8Array): Promise<Uint8Array> {
     const deadline = Date.now() + LEADER_WAIT_MS;
     for (;;) {
+      const sentTo = this.o.leaderId?.();
       try {
-        return await this.o.bus.request(leaderApiSubject(this.o.cluster), data, FORWARD_TIMEOUT_MS);
+        return await this.whileLeader(this.o.bus.request(leaderApiSubject(this.o.cluster), data, FORWARD_TIMEOUT_MS), sentTo);
       } catch (err) {
+        if (err instanceof ShoalError) throw err;
         if (Date.now() > deadline) {
           throw new ShoalError('no_leader', 'the cluster has no leader to take the change right now', 'try again in a few seconds; if it persists, check that a majority of coordinators run', { cause: err });
         }
         await new Promise((r) => setTimeout(r, 200));
       }
     }
+  }
+
+  /**
+   * The forwarded write's answer, or a `leader_changed` error as soon as a leader other than
+   * `sentTo` is known: the write went to a leader that is gone (killed, cut off, deposed), which
+   * may or may not have committed it before. Sending it again could apply it twice, so the
+   * person is told at once (an election's time, about a second) rather than after the forward's
+   * 12 s timeout, and asked to look before trying again.
+   */
+  private whileLeader(answer: Promise<Uint8Array>, sentTo: number | undefined): Promise<Uint8Array> {
+    const leaderId = this.o.leaderId;
+    if (!leaderId || !sentTo) return answer;
+    return new Promise((resolve, reject) => {
+      const watch = setInterval(() => {
+        const now = leaderId();
+        if (!now || now === sentTo) return;
+        clearInterval(watch);
+        reject(
+          new ShoalError(
+            'leader_changed',
+            `the leader (coordinator ${sentTo}) was replaced by coordinator ${now} while this change was on its way to it; it may or may not have been applied`,
+            'look (`shoal service ls`, `shoal network ls`, …) and run the command again if it was not',
+          ),
+        );
+      }, LEADER_WATCH_MS);
+      answer.then(
+        (reply) => {
+          clearInterval(watch);
+          resolve(reply);
+        },
+        (err: unknown) => {
+          clearInterval(watch);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
   }
 
   /**
