@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,30 @@ describe('three coordinators on raft-ts with real agents', () => {
     const write = await h.nc.request(memberApiSubject('co', 1), new TextEncoder().encode(JSON.stringify(apiRequest('w1', 'service.scale', { service: 'web', replicas: 9 }))), { timeout: 10_000 });
     expect(decodeApiResponse(JSON.parse(new TextDecoder().decode(write.data)))).toMatchObject({ ok: false, error: { code: 'read_only_subject' } });
     expect(l.store.serviceByName('web')?.spec.mode).toEqual({ kind: 'replicated', replicas: 4 });
+  });
+
+  it('refuses frames on its Raft port that are not Raft, logs why (once per reason per 10 s), and keeps serving', async () => {
+    const l = leader();
+    if (!l) throw new Error('no leader');
+    const before = coordLog.length;
+    const target = managers.indexOf(l);
+    const sock = connect(RAFT_PORTS[target]!, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const junk = Buffer.from('GET / HTTP/1.0 and then some bytes that decode to nothing');
+    const frame = Buffer.alloc(4 + junk.length);
+    frame.writeUInt32BE(junk.length, 0);
+    junk.copy(frame, 4);
+    // three bad frames: one line in the log, not three
+    sock.write(Buffer.concat([frame, frame, frame]));
+    const refused = (): string[] => coordLog.slice(before).filter((line) => line.includes(` c${target + 1} raft message refused `));
+    await eventually('the refusal in the log', () => (refused().length > 0 ? true : undefined), 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    sock.destroy();
+    expect(refused()).toHaveLength(1);
+    expect(refused()[0]).toContain('"reason":"malformed"');
+    // the member still leads, and the cluster answers
+    expect(l.leading).toBe(true);
+    expect(await api('service.ls', {})).toMatchObject({ ok: true });
   });
 
   it('survives the loss of the leader: a new one takes the agents over, no task is restarted', async () => {

@@ -67,6 +67,9 @@ const SCHEDULE_SLICE = 3000;
  * the orchestrator, allocator, scheduler and dispatcher, rebuilt from the store each time it
  * takes the lead and stopped when it loses it.
  */
+/** A refused Raft frame is logged at most this often per reason. */
+const REFUSED_FRAME_LOG_MS = 10_000;
+
 export class Manager {
   readonly store = new Store();
   /** Every coordinator keeps the events it applied, so a new leader can replay them at once. */
@@ -76,6 +79,8 @@ export class Manager {
   #driver: RaftDriver | undefined;
   #machine: StoreMachine | undefined;
   #transport: TcpTransport | undefined;
+  /** Per reason: when a refused Raft frame was last logged, and how many came since. */
+  readonly #refusedFrames = new Map<string, { loggedAt: number; since: number }>();
   #storage: FileStorage | undefined;
   #watch: NodeJS.Timeout | undefined;
   #lead: { dispatcher: Dispatcher; allocator: Allocator; unsubscribe: () => void; wake: NodeJS.Timeout | undefined } | undefined;
@@ -167,7 +172,7 @@ export class Manager {
     const self = this.directory.endpoints.get(this.o.id);
     if (!self) throw new Error(`no Raft endpoint for this coordinator (${this.o.id})`);
     // the transport reads the directory's endpoints on every send, so members added later are reached
-    this.#transport = new TcpTransport({ listen: self, peers: this.directory.endpoints });
+    this.#transport = new TcpTransport({ listen: self, peers: this.directory.endpoints, onReject: (reason, detail) => this.refusedRaftFrame(reason, detail) });
     await this.#transport.start();
     this.#driver = new RaftDriver({
       id: this.o.id,
@@ -184,6 +189,7 @@ export class Manager {
       bus: this.o.bus,
       backend: this,
       leading: () => this.leading,
+      leaderId: () => this.#driver?.status().leader,
       readBarrier: () => this.linearizableRead(),
       direct: coordinatorApiPrefix(this.o.cluster, this.o.id),
       ...(this.o.log ? { log: this.o.log } : {}),
@@ -191,6 +197,24 @@ export class Manager {
     this.#statusUnsub = this.o.bus.subscribe(coordinatorStatusSubject(this.o.cluster, this.o.id), (m) => m.respond(enc.encode(JSON.stringify(this.describe()))));
     this.#watch = setInterval(() => this.watchLeadership(), this.o.tickMs ?? 50);
     if (this.o.join && !this.isMember()) void this.join();
+  }
+
+  /**
+   * A Raft frame refused before the core saw it (it does not decode, is too large, or claims a
+   * sender that is not a member: a peer on another version or cluster, a stray scanner). Logged
+   * at most once per reason every 10 s, with how many came since the last line, so a flood
+   * cannot fill the log; `rejections()` on the transport keeps the totals.
+   */
+  private refusedRaftFrame(reason: string, detail: string): void {
+    const now = Date.now();
+    const seen = this.#refusedFrames.get(reason) ?? { loggedAt: -Infinity, since: 0 };
+    seen.since++;
+    if (now - seen.loggedAt >= REFUSED_FRAME_LOG_MS) {
+      this.o.log?.('raft message refused', { reason, detail, count: seen.since });
+      seen.loggedAt = now;
+      seen.since = 0;
+    }
+    this.#refusedFrames.set(reason, seen);
   }
 
   /** Every member's record carries its name; a founder (or a renamed member) announces itself once it serves. */
