@@ -1,9 +1,10 @@
 // npm run chaos -- --minutes M --seed S — a 3-host lab with a 3-node NATS cluster, 3 coordinators
 // and 3 agents; a seeded PRNG decides every fault (kill -9 of coordinators and agents, cut and
-// heal, partitions, a host crashed and rebooted, dockerd with it) while a client keeps deploying,
-// scaling and removing small stacks. Safety checks run periodically; at the end every fault is
-// healed, the cluster gets time to converge, and every check runs. Exit 1 if any failed, with
-// the seed to reproduce. Timing is not reproducible (real processes), the decisions are.
+// heal, partitions, a host crashed and rebooted, dockerd with it, dockerd alone killed and
+// started again) while a client keeps deploying, scaling and removing small stacks. Safety
+// checks run periodically; at the end every fault is healed, the cluster gets time to converge,
+// and every check runs. Exit 1 if any failed, with the seed to reproduce. Timing is not
+// reproducible (real processes), the decisions are.
 //
 //   npm run chaos -- [--minutes 5] [--seed N] [--lab chaos] [--subnet 192.168.235.0/24]
 //                    [--check-every 60] [--converge 240]
@@ -78,7 +79,7 @@ const count = (m, k) => (m[k] = (m[k] ?? 0) + 1);
 /** Faults, one at a time: inject, hold for a while, repair. */
 async function faults(cluster, rnd, until) {
   const lab = cluster.lab;
-  const actions = ['kill-coordinator', 'kill-leader', 'kill-agent', 'cut', 'partition', 'crash-host'];
+  const actions = ['kill-coordinator', 'kill-leader', 'kill-agent', 'cut', 'partition', 'crash-host', 'restart-dockerd'];
   while (Date.now() < until) {
     await sleep(rnd.int(1000, 6000));
     const action = rnd.pick(actions);
@@ -113,6 +114,11 @@ async function faults(cluster, rnd, until) {
         await lab.partition([[host], rest]);
         await sleep(hold);
         await lab.heal();
+      } else if (action === 'restart-dockerd') {
+        // the agent and the host's other daemons keep running; dockerd kills the containers it
+        // finds when it starts again (no live-restore), as it would on a real host
+        say(`fault: kill -9 dockerd on ${host}, started again after ${hold / 1000} s`);
+        await lab.restartDocker(host, hold);
       } else {
         say(`fault: crash ${host} (every process, dockerd included), reboot after ${hold / 1000} s`);
         await lab.kill(host);

@@ -185,4 +185,26 @@ describe('agent on the lab', () => {
     expect(r.message).toContain(`image ${image} is not on this host and could not be pulled`);
     expect(await h.inTask('h1', 'client-1', 'nc -w 2 web 7000')).toEqual({ code: 0, out: 'web-1' });
   });
+
+  it('rides out a dockerd restart: its event stream comes back, what Docker killed is reported, new tasks run and their exits are seen', async () => {
+    const log = (): string => h.logs.get('h1') ?? '';
+    const before = log().length;
+    expect(h.state('web-1')).toBe('running');
+    await h.lab.restartDocker('h1', 1000);
+    // dockerd started again without live-restore stops the containers it finds: the agent says so
+    // (web-1's shell exits 0 on the SIGTERM, so it is complete rather than failed)
+    const ended = await eventually('web-1 reported ended', () => (['complete', 'failed'].includes(h.state('web-1') ?? '') ? h.reports.get('web-1') : undefined), 60_000);
+    expect(ended.message).toMatch(/exited with code \d+/);
+    await eventually('the agent to watch Docker again', () => (log().slice(before).includes('docker event stream back') ? true : undefined), 60_000);
+    expect(log().slice(before)).toContain('docker event stream closed');
+    // Docker works for it again: a new task runs and answers
+    const net = network([{ host: 'h1', address: '10.0.5.12' }], { web: ['10.0.5.12'] });
+    h.assign('h1', [web('web-9', 9, '10.0.5.12')], [net]);
+    await h.until('web-9', 'running');
+    expect(await h.inTask('h1', 'web-9', 'nc -w 2 127.0.0.1 7000')).toEqual({ code: 0, out: 'web-9' });
+    // and the events flow: a container killed behind its back is reported with its exit code
+    await h.lab.exec('h1', ['sh', '-c', 'docker kill $(docker ps -q -f label=io.shoal.task.id=web-9)']);
+    const killed = await h.until('web-9', 'failed', 60_000);
+    expect(killed.exitCode).toBe(137);
+  });
 });

@@ -280,6 +280,34 @@ export class Agent {
       if (events.length === 0 || !events.every(own)) this.schedule('docker event');
     });
     stream.on('error', (err: unknown) => this.log.warn('docker event stream error', { err: String(err) }));
+    // dockerd went away (restarted, crashed, upgraded): its stream ends with it
+    stream.once('close', () => {
+      if (this.#events === stream && this.#state === 'running') void this.rewatchDocker(docker);
+    });
+  }
+
+  /**
+   * Opens the event stream again once dockerd answers, trying every half second, then every 5 s
+   * at most. Events sent while it was closed are lost (dockerd restarting kills the containers it
+   * finds, and says so before anyone can listen), so a converge pass follows: it reads every
+   * container's state from Docker itself.
+   */
+  private async rewatchDocker(docker: Docker): Promise<void> {
+    this.#events = undefined;
+    this.log.warn('docker event stream closed; watching for dockerd to come back');
+    for (let wait = 500; this.#state === 'running'; wait = Math.min(wait * 2, 5000)) {
+      await new Promise((r) => setTimeout(r, wait));
+      if (this.#state !== 'running') return;
+      try {
+        await this.watchDocker(docker);
+        this.log.info('docker event stream back');
+        this.#executor?.forgetAll();
+        this.schedule('docker back');
+        return;
+      } catch (err) {
+        this.log.warn('dockerd not answering yet', { err: String(err) });
+      }
+    }
   }
 
   /**

@@ -125,11 +125,23 @@ async function spawnDetached(argv: readonly string[], logFile: string): Promise<
 /** Starts the host's dockerd and sshd (on `up` and on `revive`). */
 export async function startDaemons(names: LabNames, host: LabHost): Promise<void> {
   const p = hostPaths(names, host.name);
-  // pid files left by a killed host would make dockerd refuse to start if the pid was reused
-  await rm(`${p.run}/docker.pid`, { force: true });
   await rm(`${p.run}/sshd.pid`, { force: true });
-  await spawnDetached(inHost(p, ['dockerd', '--cgroup-parent', `/${names.cgroup(host.name)}`]), `${p.dir}/dockerd.log`);
+  await startDockerd(names, host);
   await must('nsenter', [`--net=${p.netns}`, `--mount=${p.mnt}`, `--uts=${p.uts}`, '--', '/usr/sbin/sshd', '-f', `${p.dir}/sshd_config`, '-E', `${p.dir}/sshd.log`]);
+}
+
+/** Starts the host's dockerd (detached, logging to its dockerd.log); does not wait for it. */
+export async function startDockerd(names: LabNames, host: LabHost): Promise<void> {
+  const p = hostPaths(names, host.name);
+  // a pid file left by a killed dockerd would make it refuse to start if the pid was reused
+  await rm(`${p.run}/docker.pid`, { force: true });
+  await spawnDetached(inHost(p, ['dockerd', '--cgroup-parent', `/${names.cgroup(host.name)}`]), `${p.dir}/dockerd.log`);
+}
+
+/** Waits until the host's dockerd answers its API. */
+export async function waitForDockerd(names: LabNames, host: LabHost): Promise<void> {
+  const p = hostPaths(names, host.name);
+  await waitFor(`${host.name}: dockerd (see ${p.dir}/dockerd.log)`, () => dockerPing(p.dockerSocket), 60_000);
 }
 
 export function tcpOpen(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -155,8 +167,5 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 
 export async function waitForDaemons(names: LabNames, host: LabHost): Promise<void> {
   const p = hostPaths(names, host.name);
-  await Promise.all([
-    waitFor(`${host.name}: dockerd (see ${p.dir}/dockerd.log)`, () => dockerPing(p.dockerSocket), 60_000),
-    waitFor(`${host.name}: sshd (see ${p.dir}/sshd.log)`, () => tcpOpen(host.address, 22), 20_000),
-  ]);
+  await Promise.all([waitForDockerd(names, host), waitFor(`${host.name}: sshd (see ${p.dir}/sshd.log)`, () => tcpOpen(host.address, 22), 20_000)]);
 }

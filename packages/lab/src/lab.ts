@@ -7,14 +7,16 @@ import {
   hostPaths,
   inHost,
   startDaemons,
+  startDockerd,
   waitForDaemons,
+  waitForDockerd,
   type LabHost,
 } from './host.js';
 import { buildTestImage } from './image.js';
 import { DEFAULT_LAB, LAB_ROOT, LabNames, NS_ROOT, TEST_IMAGE, checkHostCount, checkLabName } from './names.js';
 import { partitionPairs, planLab, type TakenRange } from './plan.js';
 import { requireRoot, requireTools, which } from './preflight.js';
-import { hostProcesses, killHost, nsInode, removeHostCgroups, hostCgroupDirs } from './procs.js';
+import { alive, childrenOf, hostProcesses, killHost, nsInode, removeHostCgroups, hostCgroupDirs } from './procs.js';
 import { must, run, type RunResult } from './run.js';
 
 export interface LabState {
@@ -506,6 +508,38 @@ export class Lab {
     const h = this.host(host);
     await startDaemons(this.names, h);
     await waitForDaemons(this.names, h);
+  }
+
+  /**
+   * dockerd dies (SIGKILL, as in a crash or an OOM kill) and is started again after `downMs`;
+   * everything else on the host keeps running: its agent, its containers' processes (their
+   * shims outlive dockerd). The containerd this dockerd started dies with it: left alone it
+   * stops answering, and the next dockerd would wait on it forever. (On a host where containerd
+   * is a service of its own it would live on; the containers end the same way.) Started again
+   * without live-restore, dockerd kills the containers it finds running, as it would on a real
+   * host. Resolves once it answers again.
+   */
+  async restartDocker(host: string, downMs = 0): Promise<void> {
+    const h = this.host(host);
+    const p = hostPaths(this.names, h.name);
+    const pid = Number((await readFile(`${p.run}/docker.pid`, 'utf8').catch(() => '')).trim());
+    if (pid > 0) {
+      const children = await childrenOf(pid);
+      for (const victim of [pid, ...children]) {
+        try {
+          process.kill(victim, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      for (const victim of [pid, ...children]) for (let i = 0; i < 200 && (await alive(victim)); i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    // a killed containerd may linger as a zombie nobody reaps yet; dockerd would take its pid
+    // file for a live containerd and wait for it
+    await rm(`${p.run}/docker/containerd/containerd.pid`, { force: true });
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await startDockerd(this.names, h);
+    await waitForDockerd(this.names, h);
   }
 
   /** An ssh_config snippet so `ssh -F FILE h2` (or, included in ~/.ssh/config, `ssh h2`) works. */

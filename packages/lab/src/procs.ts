@@ -49,6 +49,22 @@ export async function hostProcesses(id: HostIdentity): Promise<number[]> {
   return pids;
 }
 
+/** The processes whose parent is `pid` (dockerd's containerd, say). */
+export async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Running or stopping; a zombie is dead, it only waits for a parent (often init) to reap it. */
 export async function alive(pid: number): Promise<boolean> {
   try {

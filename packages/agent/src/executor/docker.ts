@@ -241,6 +241,11 @@ export class DockerExecutor {
     this.#seen.delete(id);
   }
 
+  /** Events were missed (dockerd was away): inspect every container again. */
+  forgetAll(): void {
+    this.#seen.clear();
+  }
+
   async inspect(id: string): Promise<TaskContainer | undefined> {
     try {
       const info = await this.docker.getContainer(id).inspect();
