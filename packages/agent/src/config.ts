@@ -19,7 +19,7 @@ export interface AgentConfig {
   dnsPort: number;
   /**
    * Processes answering DNS besides the agent's own: they share its UDP socket while the agent
-   * answers 5,000 queries/s or more, so other cores help under load (see DnsServerOptions.workers).
+   * answers 15,000 queries/s or more, so other cores help under load (see DnsServerOptions.workers).
    * Default: one per core beyond the first, at most 3.
    */
   dnsWorkers?: number | undefined;

@@ -24,7 +24,7 @@ const program = new Command('shoal-agent')
   .option('--data-dir <dir>', `where the agent keeps its node id and last assignment (default ${AGENT_DEFAULTS.dataDir})`)
   .option('--docker-socket <path>', `the host's Docker socket (default ${AGENT_DEFAULTS.dockerSocket})`)
   .option('--dns-port <port>', `port of the resolver on the gateway bridge (default ${AGENT_DEFAULTS.dnsPort})`, (v) => Number(v))
-  .option('--dns-workers <n>', 'processes answering DNS besides the agent while it is busy (5,000 queries/s and more), so more cores answer (default: one per core beyond the first, at most 3)', (v) => {
+  .option('--dns-workers <n>', 'processes answering DNS besides the agent while it is busy (15,000 queries/s and more), so more cores answer (default: one per core beyond the first, at most 3)', (v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 16) throw new InvalidArgumentError(`expected a whole number from 0 to 16, got "${v}"`);
     return n;
