@@ -1,5 +1,5 @@
 // Looking at a cluster the way its users do: from inside a client container's network namespace
-// (entered from the machine with nsenter, so the same dig, busybox nc, iperf3 and dnsperf serve
+// (entered from the machine with nsenter, so the same dig, node (the name watcher), iperf3 and dnsperf serve
 // Swarm and Shoal alike), names are resolved by the container's own resolver and replicas asked
 // to answer over the overlay.
 import { readFile, rm, writeFile } from 'node:fs/promises';

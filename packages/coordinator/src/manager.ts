@@ -62,14 +62,14 @@ const enc = new TextEncoder();
 /** New tasks allocated, and pending tasks placed, per pass at most: a big deploy goes in slices. */
 const SCHEDULE_SLICE = 3000;
 
+/** A refused Raft frame is logged at most this often per reason. */
+const REFUSED_FRAME_LOG_MS = 10_000;
+
 /**
  * One coordinator: its Raft member, the store applied from the log, and — only while it leads —
  * the orchestrator, allocator, scheduler and dispatcher, rebuilt from the store each time it
  * takes the lead and stopped when it loses it.
  */
-/** A refused Raft frame is logged at most this often per reason. */
-const REFUSED_FRAME_LOG_MS = 10_000;
-
 export class Manager {
   readonly store = new Store();
   /** Every coordinator keeps the events it applied, so a new leader can replay them at once. */
