@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, decodeApiResponse, okResponse, type ApiResponse } from '@shoal/core';
-import { ApiServer, Store, leaderApiSubject, type Bus, type BusMessage } from '@shoal/coordinator';
+import { ApiServer, Store, coordinatorStatusSubject, leaderApiSubject, type Bus, type BusMessage } from '@shoal/coordinator';
 
 // A follower forwards writes to the leader. When that leader dies with the write in flight, its
-// answer never comes: the follower must say so as soon as another leader is known, not after
-// the forward's 12 s timeout (vitest gives up after 5 s, so a follower that waits fails here).
+// answer never comes: the follower must say so as soon as another leader is known and the first
+// is gone, not after the forward's 12 s timeout (vitest gives up after 5 s, so a follower that
+// waits fails here). A replaced leader that is alive (it handed the lead over) answers itself.
 
-/** The bus as a follower sees it: its API subscription, and forwards that `answer` settles. */
+/** The bus as a follower sees it: its API subscription, forwards that `answer` settles, and each old leader's status subject, answered while `alive`. */
 class FollowerBus implements Bus {
   readonly subs = new Map<string, (m: BusMessage) => void>();
   forwarded: string[] = [];
+  probed: string[] = [];
+  alive = false;
   constructor(private readonly answer: (subject: string) => Promise<Uint8Array>) {}
   subscribe(subject: string, handler: (m: BusMessage) => void): () => void {
     this.subs.set(subject, handler);
@@ -17,6 +20,11 @@ class FollowerBus implements Bus {
   }
   publish(): void {}
   request(subject: string): Promise<Uint8Array> {
+    if (subject !== leaderApiSubject('t')) {
+      this.probed.push(subject);
+      // NATS says "no responders" at once for a process that is gone
+      return this.alive ? Promise.resolve(new Uint8Array(0)) : Promise.reject(new Error('503'));
+    }
     this.forwarded.push(subject);
     return this.answer(subject);
   }
@@ -46,7 +54,26 @@ describe('a write forwarded to a leader that is replaced', () => {
     expect(r.error.code).toBe('leader_changed');
     expect(r.error.message).toContain('coordinator 3');
     expect(r.error.message).toContain('may or may not have been applied');
+    // it asked the old leader, which did not answer
+    expect(bus.probed).toEqual([coordinatorStatusSubject('t', 1)]);
     // not sent again: a second copy could apply the change twice
+    expect(bus.forwarded).toHaveLength(1);
+  });
+
+  it('waits for a replaced leader that is still alive: it handed the lead over and answers the write itself', async () => {
+    let leader = 1;
+    let answerIt: (reply: Uint8Array) => void = () => undefined;
+    const bus = new FollowerBus(() => new Promise<Uint8Array>((resolve) => (answerIt = resolve)));
+    bus.alive = true;
+    new ApiServer({ cluster: 't', bus, backend, leading: () => false, leaderId: () => leader }).start();
+    const reply = bus.send('node.demote', { node: 'c1' });
+    await new Promise((r) => setTimeout(r, 100));
+    // the leader demotes itself: the lead moves first, the answer comes after
+    leader = 2;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bus.probed.length).toBeGreaterThan(0);
+    answerIt(new TextEncoder().encode(JSON.stringify(okResponse('r1', { role: 'standby' }))));
+    expect(await reply).toMatchObject({ ok: true, body: { role: 'standby' } });
     expect(bus.forwarded).toHaveLength(1);
   });
 

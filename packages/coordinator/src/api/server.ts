@@ -1,6 +1,7 @@
 import { ShoalError, apiWildcard, decodeApiRequest, errorResponse, isLeaderVerb, isWriteVerb, okResponse, parseSubject, type ApiResponse } from '@shoal/core';
 import type { Bus, BusMessage } from '../dispatcher/bus.js';
 import { handle, type ApiBackend } from './handlers.js';
+import { coordinatorStatusSubject } from './status.js';
 
 const enc = new TextEncoder();
 /** How long a write waits for a leader to be elected before it is refused. */
@@ -12,6 +13,8 @@ const LEADER_WAIT_MS = 8000;
 const FORWARD_TIMEOUT_MS = 12_000;
 /** How often a forwarded write looks whether the leader it went to was replaced. */
 const LEADER_WATCH_MS = 50;
+/** How long a replaced leader has to answer its status subject before it counts as gone. */
+const LEADER_PROBE_MS = 1000;
 const dec = new TextDecoder();
 /** Far above any real request (a stack of hundreds of services); parsing more is only a cost. */
 export const MAX_REQUEST_BYTES = 4 * 2 ** 20;
@@ -38,8 +41,8 @@ export interface ApiServerOptions {
   leading: () => boolean;
   /**
    * The Raft member this coordinator knows as leader now (0 or undefined: none known). A write
-   * forwarded to one leader fails at once when another is known, instead of waiting out the
-   * forward's timeout for an answer that a dead leader will never send.
+   * forwarded to one leader fails as soon as another is known and the first is gone, instead of
+   * waiting out the forward's timeout for an answer that a dead leader will never send.
    */
   leaderId?: () => number | undefined;
   /** Resolves once this coordinator's store reflects every write committed before the call. */
@@ -108,35 +111,55 @@ export class ApiServer {
   }
 
   /**
-   * The forwarded write's answer, or a `leader_changed` error as soon as a leader other than
-   * `sentTo` is known: the write went to a leader that is gone (killed, cut off, deposed), which
-   * may or may not have committed it before. Sending it again could apply it twice, so the
-   * person is told at once (an election's time, about a second) rather than after the forward's
-   * 12 s timeout, and asked to look before trying again.
+   * The forwarded write's answer, or a `leader_changed` error once the leader it went to
+   * (`sentTo`) has been replaced and is gone: killed, or cut off from this coordinator. Its
+   * answer will never come, and it may or may not have committed the write before; sending it
+   * again could apply it twice, so the person is told at once (an election's time, about a
+   * second) rather than after the forward's 12 s timeout, and asked to look before trying
+   * again. A replaced leader that still answers its status subject (one that handed the lead
+   * over, say to be demoted by this very write) is waited for: it answers the write itself.
    */
   private whileLeader(answer: Promise<Uint8Array>, sentTo: number | undefined): Promise<Uint8Array> {
     const leaderId = this.o.leaderId;
     if (!leaderId || !sentTo) return answer;
     return new Promise((resolve, reject) => {
+      let probing = false;
+      let settled = false;
+      const settle = (): void => {
+        settled = true;
+        clearInterval(watch);
+      };
       const watch = setInterval(() => {
         const now = leaderId();
-        if (!now || now === sentTo) return;
-        clearInterval(watch);
-        reject(
-          new ShoalError(
-            'leader_changed',
-            `the leader (coordinator ${sentTo}) was replaced by coordinator ${now} while this change was on its way to it; it may or may not have been applied`,
-            'look (`shoal service ls`, `shoal network ls`, …) and run the command again if it was not',
-          ),
-        );
+        if (!now || now === sentTo || probing) return;
+        probing = true;
+        this.o.bus
+          .request(coordinatorStatusSubject(this.o.cluster, sentTo), new Uint8Array(0), LEADER_PROBE_MS)
+          .then(
+            () => undefined,
+            () => {
+              if (settled) return;
+              settle();
+              reject(
+                new ShoalError(
+                  'leader_changed',
+                  `the leader (coordinator ${sentTo}) was replaced by coordinator ${now} and is gone, while this change was on its way to it; it may or may not have been applied`,
+                  'look (`shoal service ls`, `shoal network ls`, …) and run the command again if it was not',
+                ),
+              );
+            },
+          )
+          .finally(() => (probing = false));
       }, LEADER_WATCH_MS);
       answer.then(
         (reply) => {
-          clearInterval(watch);
+          if (settled) return;
+          settle();
           resolve(reply);
         },
         (err: unknown) => {
-          clearInterval(watch);
+          if (settled) return;
+          settle();
           reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
