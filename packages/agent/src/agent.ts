@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { cpus, hostname, totalmem } from 'node:os';
+import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
@@ -9,7 +9,9 @@ import {
   applyAssignment,
   decodeAssignment,
   decodeNodeRegisterReply,
+  natsLinkOptions,
   nodeSubject,
+  orderNatsServers,
   type AssignmentSet,
   type NodeRegister,
   type TaskReport,
@@ -105,16 +107,12 @@ export class Agent {
     this.#held = await this.loadHeld();
     if (this.#held) this.schedule('restart');
 
+    // this host's server first (on a coordinator's host: it fails only with this agent), then the others shuffled
+    const hostAddresses = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
     this.#nc = await connect({
-      servers: c.natsUrls,
+      ...natsLinkOptions(orderNatsServers(c.natsUrls, hostAddresses)),
       name: `shoal-agent-${this.nodeId}`,
       ...(c.natsUser ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {}),
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes
-      pingInterval: 2000,
-      maxPingOut: 2,
-      waitOnFirstConnect: true,
     });
     const nc = this.#nc;
     void this.watchNats(nc);
