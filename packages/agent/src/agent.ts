@@ -49,6 +49,8 @@ const codec = JSONCodec<unknown>();
 export class Agent {
   #state: State = 'initialized';
   #nc: NatsConnection | undefined;
+  /** A second link, to another NATS server, that carries only heartbeats. */
+  #hbLink: NatsConnection | undefined;
   #dns: DnsServer | undefined;
   #reconciler: Reconciler | undefined;
   #held: AssignmentSet | undefined;
@@ -109,11 +111,20 @@ export class Agent {
 
     // this host's server first (on a coordinator's host: it fails only with this agent), then the others shuffled
     const hostAddresses = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
-    this.#nc = await connect({
-      ...natsLinkOptions(orderNatsServers(c.natsUrls, hostAddresses)),
-      name: `shoal-agent-${this.nodeId}`,
-      ...(c.natsUser ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {}),
-    });
+    const servers = orderNatsServers(c.natsUrls, hostAddresses);
+    const credentials = c.natsUser ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {};
+    this.#nc = await connect({ ...natsLinkOptions(servers), name: `shoal-agent-${this.nodeId}`, ...credentials });
+    // Heartbeats also go over a second link, opened to another server: when the server this
+    // agent's first link goes through dies with its host, the leader still hears the node during
+    // the 2 s the link takes to be found stale and moved, and does not declare a live node down.
+    if (servers.length > 1) {
+      void connect({ ...natsLinkOptions([...servers.slice(1), ...servers.slice(0, 1)]), name: `shoal-agent-${this.nodeId}-hb`, ...credentials })
+        .then((hb) => {
+          if (this.#state === 'running') this.#hbLink = hb;
+          else void hb.close();
+        })
+        .catch((err: unknown) => this.log.warn('second heartbeat link not opened', { err: err instanceof Error ? err.message : String(err) }));
+    }
     const nc = this.#nc;
     void this.watchNats(nc);
     const sub = nc.subscribe(nodeSubject(c.cluster, this.nodeId, 'assign'));
@@ -138,6 +149,7 @@ export class Agent {
     await this.#queue.catch(() => undefined);
     for (const s of this.#subs) s.unsubscribe();
     await this.#nc?.drain().catch(() => undefined);
+    await this.#hbLink?.close().catch(() => undefined);
     await this.#dns?.stop();
     this.#state = 'stopped';
     this.log.info('agent stopped; its containers keep running');
@@ -215,10 +227,10 @@ export class Agent {
   private startHeartbeat(periodMs: number): void {
     const beat = (): void => {
       if (!this.#nc || this.#nc.isClosed() || !this.#sessionId) return;
-      this.#nc.publish(
-        nodeSubject(this.config.cluster, this.nodeId, 'hb'),
-        codec.encode({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId: this.nodeId, sessionId: this.#sessionId, appliedSeq: this.#held?.seq ?? 0 }),
-      );
+      const subject = nodeSubject(this.config.cluster, this.nodeId, 'hb');
+      const data = codec.encode({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId: this.nodeId, sessionId: this.#sessionId, appliedSeq: this.#held?.seq ?? 0 });
+      this.#nc.publish(subject, data);
+      if (this.#hbLink && !this.#hbLink.isClosed()) this.#hbLink.publish(subject, data);
     };
     beat();
     clearInterval(this.#hb);

@@ -220,7 +220,7 @@ export class Dispatcher {
     this.queueFull(session);
   }
 
-  private async onHeartbeat(m: BusMessage): Promise<void> {
+  private onHeartbeat(m: BusMessage): void {
     const hb = decodeHeartbeat(parse(m.data));
     const nodeId = this.sender(m, hb.nodeId);
     let session = this.#sessions.get(nodeId);
