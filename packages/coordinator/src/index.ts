@@ -53,6 +53,7 @@ export type { AssignmentChanges } from './dispatcher/delta.js';
 export { Dispatcher } from './dispatcher/dispatcher.js';
 export type { DispatcherOptions } from './dispatcher/dispatcher.js';
 export { natsBus } from './dispatcher/bus.js';
+export { HeardNodes } from './dispatcher/heard.js';
 export type { Bus, BusMessage } from './dispatcher/bus.js';
 export { Manager } from './manager.js';
 export type { ManagerOptions } from './manager.js';

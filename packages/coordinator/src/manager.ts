@@ -10,6 +10,7 @@ import { checkJoinToken, createClusterObject } from './api/tokens.js';
 import { coordinatorApiPrefix, coordinatorStatusSubject, storeDigest, type CoordinatorStatus } from './api/status.js';
 import type { Bus } from './dispatcher/bus.js';
 import { Dispatcher, type NodeLiveness } from './dispatcher/dispatcher.js';
+import { HeardNodes } from './dispatcher/heard.js';
 import { eventsFromChanges } from './events/from-changes.js';
 import { EventRing } from './events/ring.js';
 import { orchestrate } from './orchestrator/orchestrator.js';
@@ -93,6 +94,7 @@ export class Manager {
   #removed = false;
   #ids = 0;
   #statusUnsub: (() => void) | undefined;
+  readonly #heard: HeardNodes;
   #joining: AbortController | undefined;
   #snapshotRetryAt = 0;
   /** The voters and member names the node roles were last reconciled with. */
@@ -120,6 +122,7 @@ export class Manager {
       checkJoinToken: (token) => checkJoinToken(this.store, 'manager', token),
       log: o.log,
     });
+    this.#heard = new HeardNodes(o.bus, o.cluster);
     this.events = new EventRing(o.eventRingSize);
     this.hostname = o.hostname ?? hostname();
     this.#unwatchEvents = this.store.subscribe((changes, at) => {
@@ -183,6 +186,7 @@ export class Manager {
       electionTick: this.o.electionTick ?? 10,
     });
     this.#driver.start();
+    this.#heard.start();
     this.#api = new ApiServer({
       cluster: this.o.cluster,
       member: Number(this.o.id),
@@ -330,6 +334,7 @@ export class Manager {
     clearInterval(this.#watch);
     this.#joining?.abort();
     this.#statusUnsub?.();
+    this.#heard.stop();
     this.#unwatchEvents();
     this.#api?.stop();
     this.#serving = false;
@@ -443,6 +448,7 @@ export class Manager {
       store: this.store,
       bus: this.o.bus,
       propose: (c) => this.propose(c),
+      heard: this.#heard,
       ...(this.o.heartbeatPeriodMs !== undefined ? { heartbeatPeriodMs: this.o.heartbeatPeriodMs } : {}),
       ...(this.o.missedHeartbeats !== undefined ? { missedHeartbeats: this.o.missedHeartbeats } : {}),
       ...(this.o.log ? { log: this.o.log } : {}),

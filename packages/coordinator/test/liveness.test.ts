@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@shoal/core';
-import { Dispatcher, Store, type Bus, type BusMessage, type Command } from '@shoal/coordinator';
+import { Dispatcher, HeardNodes, Store, type Bus, type BusMessage, type Command } from '@shoal/coordinator';
 import { entry, node } from './fixtures.js';
 
 // Who the leader may blame for silence: only nodes it could have heard. A leader whose own NATS
@@ -11,6 +11,8 @@ const enc = new TextEncoder();
 
 class LinkBus implements Bus {
   readonly subs = new Map<string, (m: BusMessage) => void>();
+  /** The dispatcher's own handlers, kept after its timer is stopped. */
+  dispatcher = new Map<string, (m: BusMessage) => void>();
   /** undefined: the link is down */
   up: number | undefined = 0;
   subscribe(subject: string, handler: (m: BusMessage) => void): () => void {
@@ -25,21 +27,24 @@ class LinkBus implements Bus {
     return this.up;
   }
   heartbeat(nodeId: string, sessionId: string): void {
-    const h = this.subs.get('shoal.t.node.*.hb');
-    if (!h) throw new Error('not served');
-    h({ subject: `shoal.t.node.${nodeId}.hb`, data: enc.encode(JSON.stringify({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId, sessionId, appliedSeq: 0 })), respond: () => undefined });
+    const hs = new Set([this.dispatcher.get('shoal.t.node.*.hb'), this.subs.get('shoal.t.node.*.hb')].filter((h) => h !== undefined));
+    if (hs.size === 0) throw new Error('not served');
+    for (const h of hs) h({ subject: `shoal.t.node.${nodeId}.hb`, data: enc.encode(JSON.stringify({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId, sessionId, appliedSeq: 0 })), respond: () => undefined });
   }
 }
 
-/** A store with three ready nodes (as a previous leader left it) and a dispatcher on a clock the test moves. */
-function setup(): { store: Store; bus: LinkBus; d: Dispatcher; clock: { now: number }; proposed: Command[]; logs: string[] } {
+/**
+ * A store with three ready nodes (as a previous leader left it) and a dispatcher on a clock the
+ * test moves; `heard`, what this coordinator heard before it led.
+ */
+function setup(o: { clock?: { now: number }; bus?: LinkBus; heard?: HeardNodes } = {}): { store: Store; bus: LinkBus; d: Dispatcher; clock: { now: number }; proposed: Command[]; logs: string[] } {
   const store = new Store();
   for (const id of ['n1', 'n2', 'n3']) {
     const r = store.apply({ op: 'create', kind: 'node', object: node(id) }, entry(store.index + 1));
     if (!r.ok) throw r.error;
   }
-  const bus = new LinkBus();
-  const clock = { now: 0 };
+  const bus = o.bus ?? new LinkBus();
+  const clock = o.clock ?? { now: 0 };
   const proposed: Command[] = [];
   const logs: string[] = [];
   const d = new Dispatcher({
@@ -48,6 +53,7 @@ function setup(): { store: Store; bus: LinkBus; d: Dispatcher; clock: { now: num
     bus,
     now: () => clock.now,
     heartbeatPeriodMs: PERIOD,
+    ...(o.heard ? { heard: o.heard } : {}),
     propose: (c) => {
       proposed.push(c);
       const r = store.apply(c, entry(store.index + 1));
@@ -55,11 +61,13 @@ function setup(): { store: Store; bus: LinkBus; d: Dispatcher; clock: { now: num
     },
     log: (msg) => logs.push(msg),
   });
+  const before = new Map(bus.subs);
   d.start();
   // the test drives the checks on its own clock: the dispatcher's timer goes, its handlers stay
   const handlers = new Map(bus.subs);
   d.stop();
-  for (const [s, h] of handlers) bus.subs.set(s, h);
+  for (const [s, h] of before) bus.subs.set(s, h);
+  bus.dispatcher = new Map([...handlers].filter(([s]) => !before.has(s) || before.get(s) !== handlers.get(s)));
   return { store, bus, d, clock, proposed, logs };
 }
 
@@ -130,5 +138,25 @@ describe('the leader judges silence only while it could hear', () => {
     const writes = proposed.slice(before).filter((c) => c.op === 'update' && c.kind === 'node' && c.object.id === 'n3');
     expect(writes).toHaveLength(1);
     expect(store.get('node', 'n3')).toMatchObject({ status: { state: 'ready' }, spec: { labels: { zone: 'a' } } });
+  });
+
+  it('a new leader that heard the nodes as a follower counts the dead one\'s silence from its last heartbeat, not from taking office', async () => {
+    const clock = { now: 0 };
+    const bus = new LinkBus();
+    // the follower's listener, started long before it leads, heard every node until n3 fell silent
+    const heard = new HeardNodes(bus, 't', () => clock.now);
+    heard.start();
+    const listen = bus.subs.get('shoal.t.node.*.hb');
+    const beat = (n: string): void => listen?.({ subject: `shoal.t.node.${n}.hb`, data: new Uint8Array(), respond: () => undefined });
+    for (clock.now = 0; clock.now <= 5000; clock.now += 1000) ['n1', 'n2', 'n3'].forEach(beat);
+    // n3 last heard at 5000; the old leader died with it, and this coordinator leads from 6000
+    clock.now = 6000;
+    const { store, d } = setup({ clock, bus, heard });
+    const beats = (): void => ['n1', 'n2'].forEach((n) => bus.heartbeat(n, 'old'));
+    await advance(d, clock, 1900, beats);
+    expect(states(store)).toEqual({ n1: 'ready', n2: 'ready', n3: 'ready' });
+    await advance(d, clock, 300, beats);
+    // at 8200, 3.2 s after n3's last heartbeat and only 2.2 s after taking office
+    expect(states(store)).toEqual({ n1: 'ready', n2: 'ready', n3: 'down' });
   });
 });

@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import { AssignmentCache } from './assignment-cache.js';
 import { tasksFor } from './assignment.js';
 import type { Bus, BusMessage } from './bus.js';
+import type { HeardNodes } from './heard.js';
 
 export interface DispatcherOptions {
   cluster: string;
@@ -31,6 +32,11 @@ export interface DispatcherOptions {
   /** A node is declared down after this many periods without a heartbeat. */
   missedHeartbeats?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * What this coordinator heard of the nodes before it led. Without it the dispatcher counts
+   * every node's silence from its own start.
+   */
+  heard?: HeardNodes;
 }
 
 interface Session {
@@ -375,9 +381,11 @@ export class Dispatcher {
     }
     const linkUp = this.o.bus.linkUpSince ? this.o.bus.linkUpSince() : this.#startedAt;
     if (linkUp === undefined) return; // deaf: nobody's silence means anything now
-    const listeningSince = Math.max(this.#startedAt, linkUp);
+    const heard = this.o.heard;
+    const listeningSince = Math.max(heard?.since ?? this.#startedAt, linkUp);
+    const lastSeen = (id: string): number => Math.max(this.#sessions.get(id)?.lastSeen ?? -Infinity, heard?.lastHeard(id) ?? -Infinity);
     const ready = this.o.store.list('node').filter((n) => n.status.state === 'ready');
-    const silent = ready.filter((n) => now - Math.max(this.#sessions.get(n.id)?.lastSeen ?? -Infinity, listeningSince) > deadline);
+    const silent = ready.filter((n) => now - Math.max(lastSeen(n.id), listeningSince) > deadline);
     if (silent.length === 0) {
       this.#suspectingSelf = false;
       return;
@@ -389,10 +397,10 @@ export class Dispatcher {
     }
     this.#suspectingSelf = false;
     for (const node of silent) {
-      const seen = this.#sessions.get(node.id)?.lastSeen;
+      const seen = lastSeen(node.id);
       this.#sessions.delete(node.id);
-      this.o.log?.('node down', { nodeId: node.id, silentMs: seen === undefined ? undefined : now - seen, listeningMs: now - listeningSince });
-      await this.setNodeState(node.id, 'down', `no heartbeat for ${Math.round((now - Math.max(seen ?? -Infinity, listeningSince)) / 1000)} s`);
+      this.o.log?.('node down', { nodeId: node.id, silentMs: Number.isFinite(seen) ? now - seen : undefined, listeningMs: now - listeningSince });
+      await this.setNodeState(node.id, 'down', `no heartbeat for ${Math.round((now - Math.max(seen, listeningSince)) / 1000)} s`);
     }
   }
 
