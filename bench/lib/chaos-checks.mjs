@@ -348,11 +348,12 @@ export class Disruption {
     await this.until('a name watcher to see every live canary', () => {
       for (const h of healthy) {
         const w = this.#watchers.get(h);
-        const last = w?.rounds.filter((r) => r.t > Date.now() - 1000).at(-1);
+        // a round started in the last 5 s (on a loaded machine its answer comes late)
+        const last = w?.rounds.filter((r) => r.t > Date.now() - 5000).at(-1);
         if (!judges.includes(h) && last && live.every((a) => last.a?.includes(a))) judges.push(h);
       }
       return judges.length === healthy.filter((h) => this.#watchers.has(h)).length ? true : undefined;
-    }, 10_000, 200).catch(() => undefined);
+    }, 20_000, 200).catch(() => undefined);
     this.#open = { fault, faulted, t0: Date.now(), before: snap, live, judges };
   }
 
@@ -390,7 +391,7 @@ export class Disruption {
     if (lastOk === undefined || lastOk < w.tEnd) writeGap = Math.max(writeGap, w.tEnd - Math.max(lastOk ?? w.t0, w.t0));
     w.writeGapMs = writeGap;
     this.windows.push(w);
-    this.say(`disruption of ${w.fault}: ${w.collateral ? `${w.collateral.length} collateral restart(s)${w.collateral.length ? ` (${w.collateral.map((c) => `${c.id.slice(0, 12)} on ${c.host} ${c.how}`).slice(0, 4).join(', ')})` : ''}` : 'restarts not measured'}; longest name gap ${w.gap.ms} ms${w.gap.address ? ` (${w.gap.address} from ${w.gap.judge})` : ''} (${w.live.length} live replicas, judged from ${w.judges.join(',') || 'no host'}); longest between accepted writes ${(w.writeGapMs / 1000).toFixed(1)} s`);
+    this.say(`disruption of ${w.fault}: ${w.collateral ? `${w.collateral.length} collateral restart(s)${w.collateral.length ? ` (${w.collateral.map((c) => `${c.id.slice(0, 12)} (${c.service}) on ${c.host} ${c.how}`).slice(0, 4).join(', ')})` : ''}` : 'restarts not measured'}; longest name gap ${w.gap.ms} ms${w.gap.address ? ` (${w.gap.address} from ${w.gap.judge})` : ''} (${w.live.length} live replicas, judged from ${w.judges.join(',') || 'no host'}); longest between accepted writes ${(w.writeGapMs / 1000).toFixed(1)} s`);
     // rounds before this window are no longer needed
     for (const x of this.#watchers.values()) {
       const keep = x.rounds.findIndex((r) => r.t >= w.tEnd - 5000);

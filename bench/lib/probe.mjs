@@ -149,7 +149,7 @@ export function restartedBetween(before, after, { except = () => false } = {}) {
   for (const [id, b] of before) {
     if (except(id, b)) continue;
     const a = after.get(id);
-    if (!a || a.started !== b.started) lost.push({ id, host: b.host, how: a ? 'restarted' : 'gone' });
+    if (!a || a.started !== b.started) lost.push({ id, host: b.host, service: b.service, how: a ? 'restarted' : 'gone' });
   }
   return lost;
 }
