@@ -17,7 +17,8 @@ import { Workspace } from './support/workspace.js';
 // host's tasks are replaced; after the heal no stale container stays, nothing stays assigned and
 // every placement limit holds. How fast is for `npm run bench`, not for this test.
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WATCHER = fileURLToPath(new URL('./support/watch-answers.mjs', import.meta.url));
+// the bench's name watcher, in its stream mode: one line per round, {t, a} (a null: no answer)
+const WATCHER = fileURLToPath(new URL('../bench/lib/watch-names.mjs', import.meta.url));
 const LAB = 'hloss';
 const HOSTS = ['h1', 'h2', 'h3'];
 const STACK = `version: "3.8"
@@ -111,16 +112,19 @@ describe('any one host may die, the leader\'s included', () => {
   }
 
   /** Watches the answers for tasks.loss_web from the client container on `host`. */
-  async function watchWeb(host: string): Promise<{ stop: () => Promise<{ t: number; a?: string[]; err?: string }[]> }> {
+  async function watchWeb(host: string): Promise<{ stop: () => Promise<{ t: number; a: string[] | null }[]> }> {
     const id = (await lab.exec(host, ['docker', 'ps', '-q', '-f', 'label=io.shoal.service.name=loss_client'])).stdout.trim().split('\n')[0];
     if (!id) throw new Error(`no client container on ${host}`);
     const pid = (await lab.exec(host, ['docker', 'inspect', '-f', '{{.State.Pid}}', id])).stdout.trim();
     const cat = await lab.exec(host, ['docker', 'exec', id, 'cat', '/etc/resolv.conf']);
     const resolver = /^nameserver\s+(\S+)/m.exec(cat.stdout)?.[1];
-    if (!resolver) throw new Error(`the client on ${host} has no nameserver in its resolv.conf (exit ${cat.code}): ${JSON.stringify(cat.stdout)} ${cat.stderr}`);
-    const child: ChildProcess = spawn('nsenter', ['-t', pid, '-n', '--', process.execPath, WATCHER, resolver, 'tasks.loss_web', '100', '400'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const rounds: { t: number; a?: string[]; err?: string }[] = [];
-    if (child.stdout) createInterface({ input: child.stdout }).on('line', (l) => rounds.push(JSON.parse(l) as { t: number; a?: string[]; err?: string }));
+    if (!resolver) {
+      const why = await lab.exec(host, ['sh', '-c', `docker inspect -f '{{json .HostConfig.Binds}} {{.State.StartedAt}} {{.Created}}' ${id}; for f in $(docker inspect -f '{{range .HostConfig.Binds}}{{.}} {{end}}' ${id}); do s=\${f%%:*}; ls -la --time-style=full-iso $s; cat $s; done; date -u +%FT%T.%N`]);
+      throw new Error(`the client on ${host} has no nameserver in its resolv.conf (exit ${cat.code}): ${JSON.stringify(cat.stdout)} ${cat.stderr}\n${why.stdout}${why.stderr}`);
+    }
+    const child: ChildProcess = spawn('nsenter', ['-t', pid, '-n', '--', process.execPath, WATCHER, resolver, 'tasks.loss_web', 'stream', '600000', '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const rounds: { t: number; a: string[] | null }[] = [];
+    if (child.stdout) createInterface({ input: child.stdout }).on('line', (l) => rounds.push(JSON.parse(l) as { t: number; a: string[] | null }));
     await eventually('the name watcher to answer', () => (rounds.length > 0 ? true : undefined), 20_000);
     return {
       stop: async () => {
@@ -185,8 +189,8 @@ describe('any one host may die, the leader\'s included', () => {
     // every round from the fault to the end gave every live task's address
     const during = rounds.filter((r) => r.t >= faultAt);
     expect(during.length).toBeGreaterThan(50);
-    const missing = during.filter((r) => r.a === undefined || liveWeb.some((a) => !r.a?.includes(a)));
-    expect(missing.map((r) => `${r.t - faultAt} ms: ${r.err ?? `missing ${liveWeb.filter((a) => !r.a?.includes(a)).join(' ')}`}`), `rounds that lacked a live task's address (of ${during.length})`).toEqual([]);
+    const missing = during.filter((r) => r.a === null || liveWeb.some((a) => !r.a?.includes(a)));
+    expect(missing.map((r) => `${r.t - faultAt} ms: ${r.a === null ? 'no answer' : `missing ${liveWeb.filter((a) => !r.a?.includes(a)).join(' ')}`}`), `rounds that lacked a live task's address (of ${during.length})`).toEqual([]);
   }
 
   beforeAll(async () => {
