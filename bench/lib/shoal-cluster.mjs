@@ -4,10 +4,11 @@
 // process, entered into its host with nsenter (which execs it), so its pid is the daemon's and
 // the bench or chaos can kill -9 it and start it again. Stands in for `cluster bootstrap` here.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { apiRequest, decodeApiResponse } from '@shoal/core';
+import { NATS_SERVER_LIVENESS } from '@shoal/cli';
 import { memberApiSubject } from '@shoal/coordinator';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -98,7 +99,10 @@ export class ShoalCluster {
 
   startNats(host) {
     const routes = this.coordinators.filter((h) => h !== host).map((h) => `nats://${this.address(h)}:${ROUTE_PORT}`).join(',');
-    return this.#spawn('nats', host, ['nats-server', '-a', '0.0.0.0', '-p', String(NATS_PORT), '-n', `${this.cluster}-${host}`, '--cluster_name', this.cluster, '--cluster', `nats://0.0.0.0:${ROUTE_PORT}`, '--routes', routes]);
+    // how fast a dead route or client is noticed, as bootstrap configures it; the rest are flags
+    const conf = `${this.logDir}/nats-${host}.conf`;
+    writeFileSync(conf, `${NATS_SERVER_LIVENESS.join('\n')}\n`);
+    return this.#spawn('nats', host, ['nats-server', '-c', conf, '-a', '0.0.0.0', '-p', String(NATS_PORT), '-n', `${this.cluster}-${host}`, '--cluster_name', this.cluster, '--cluster', `nats://0.0.0.0:${ROUTE_PORT}`, '--routes', routes]);
   }
 
   /**
