@@ -1,4 +1,5 @@
 export { ShoalError, isShoalError } from './errors.js';
+export { backoffMs } from './backoff.js';
 export { parseSettingsFile, setting } from './settings.js';
 export type { SettingReader } from './settings.js';
 
