@@ -16,6 +16,7 @@ import { orchestrate } from './orchestrator/orchestrator.js';
 import { schedulePass } from './scheduler/pass.js';
 import type { Command, ObjectCommand } from './store/commands.js';
 import { StoreMachine, type StoreEntry } from './state-machine.js';
+import type { AppliedRequest, RequestTag } from './store/requests.js';
 import { Store } from './store/store.js';
 import { MemberDirectory, type MemberRecord } from './membership/directory.js';
 import { Membership, requestJoin } from './membership/membership.js';
@@ -308,7 +309,8 @@ export class Manager {
       const commands = this.roleUpdates();
       if (commands.length === 0) return;
       try {
-        return await this.propose({ op: 'batch', commands });
+        await this.propose({ op: 'batch', commands });
+        return;
       } catch (err) {
         // a node written meanwhile (a heartbeat's status): read it again
         if ((err as { code?: string }).code !== 'version_conflict' || attempt >= 5) throw err;
@@ -343,14 +345,17 @@ export class Manager {
   /**
    * Proposes a command through Raft; resolves once this coordinator has applied it, and rejects
    * with the store's refusal (a stale version, a name taken) if it was refused when applied.
+   * With the API request it completes, it resolves to the request's answer: the one given, or
+   * the first one if that request was applied before (the entry then applied nothing).
    */
-  async propose(command: Command): Promise<void> {
-    const index = await this.proposeEntry({ at: new Date().toISOString(), command });
-    const refused = this.#machine?.refusals.get(index);
-    if (refused) {
-      this.#machine?.refusals.delete(index);
-      throw refused;
-    }
+  async propose(command: Command, request?: RequestTag): Promise<unknown> {
+    const index = await this.proposeEntry({ at: new Date().toISOString(), command, ...(request ? { request } : {}) });
+    return this.#machine?.outcome(index, request);
+  }
+
+  /** The request applied under this key lately, if any (see AppliedRequests). */
+  applied(key: string): AppliedRequest | undefined {
+    return this.#machine?.requests.get(key);
   }
 
   private async proposeEntry(entry: StoreEntry): Promise<number> {
@@ -442,7 +447,7 @@ export class Manager {
       cluster: this.o.cluster,
       store: this.store,
       bus: this.o.bus,
-      propose: (c) => this.propose(c),
+      propose: (c) => this.propose(c).then(() => undefined),
       ...(this.o.heartbeatPeriodMs !== undefined ? { heartbeatPeriodMs: this.o.heartbeatPeriodMs } : {}),
       ...(this.o.missedHeartbeats !== undefined ? { missedHeartbeats: this.o.missedHeartbeats } : {}),
       ...(this.o.log ? { log: this.o.log } : {}),

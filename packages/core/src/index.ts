@@ -100,6 +100,7 @@ export {
   errorResponse,
   unwrapResponse,
   isWriteVerb,
+  isRetriableWrite,
   isLeaderVerb,
 } from './protocol/api.js';
 export type { ApiRequest, ApiRequestBody, ApiVerb, ApiResponse, ApiError } from './protocol/api.js';
