@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTER_OBJECT_ID, ShoalError, eventsSubject } from '@shoal/core';
-import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type Status } from 'raft-ts';
+import { FileStorage, RaftDriver, RaftError, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type RaftErrorCode, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
@@ -62,6 +62,9 @@ export interface ManagerOptions {
 const enc = new TextEncoder();
 /** New tasks allocated, and pending tasks placed, per pass at most: a big deploy goes in slices. */
 const SCHEDULE_SLICE = 3000;
+
+/** Raft's answers to a proposal made as the lead moved: the API's writes are sent again then. */
+const LEAD_LOST: ReadonlySet<RaftErrorCode> = new Set(['noLeader', 'notLeader', 'transferring', 'leaderNotReady', 'superseded', 'aborted']);
 
 /** A refused Raft frame is logged at most this often per reason. */
 const REFUSED_FRAME_LOG_MS = 10_000;
@@ -349,7 +352,16 @@ export class Manager {
    * the first one if that request was applied before (the entry then applied nothing).
    */
   async propose(command: Command, request?: RequestTag): Promise<unknown> {
-    const index = await this.proposeEntry({ at: new Date().toISOString(), command, ...(request ? { request } : {}) });
+    let index: number;
+    try {
+      index = await this.proposeEntry({ at: new Date().toISOString(), command, ...(request ? { request } : {}) });
+    } catch (err) {
+      // the lead moved under the write: it may or may not commit, and the client sends it again
+      if (err instanceof RaftError && LEAD_LOST.has(err.code)) {
+        throw new ShoalError('leader_changed', `coordinator ${this.o.id} lost the lead while this change was being made (${err.code})`, 'send it again with the same request id: it is applied once (the shoal CLI does so by itself)', { cause: err });
+      }
+      throw err;
+    }
     return this.#machine?.outcome(index, request);
   }
 
