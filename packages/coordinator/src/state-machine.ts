@@ -23,9 +23,9 @@ export interface StoreEntry {
 export const MACHINE_SNAPSHOT_FORMAT = 2;
 
 /**
- * Everything the log replicates, at one index: the store and the member directory. A member
- * restored from it, or one that installs it from the leader, holds what replaying the log
- * it replaces would have given it.
+ * Everything the log replicates, at one index: the store, the member directory and the
+ * requests applied lately. A member restored from it, or one that installs it from the leader,
+ * holds what replaying the log it replaces would have given it.
  */
 export interface MachineSnapshot {
   format: typeof MACHINE_SNAPSHOT_FORMAT;
