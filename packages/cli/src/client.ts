@@ -1,7 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import { configPath, loadConfig, pickContext } from './config.js';
-import { ShoalError, apiRequest, decodeApiResponse, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
+import { ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
+
+/**
+ * How long one try of a write waits for its answer before the write is sent again. A
+ * coordinator killed with the request never answers, and nothing else says so; a slow write
+ * sent again is not run twice (its leader joins the copy to the first), so this is short.
+ */
+const WRITE_TRY_MS = 3000;
+/**
+ * Errors after which a write may or may not have been applied, or was not: no leader took it
+ * (an election), the leader it was forwarded to died with it, no coordinator answered.
+ */
+const SEND_AGAIN = new Set(['no_leader', 'leader_changed', 'no_answer']);
 
 export interface ClusterTarget {
   /** One or more NATS URLs, comma-separated as NATS clients take them. */
@@ -54,15 +66,37 @@ export class ApiClient {
     }
   }
 
+  /**
+   * One API request, answered within `timeoutMs`. A write whose leader dies with it (a host
+   * lost, a coordinator killed) is sent again, with the same request id, until it is answered
+   * or the time is up: the store answers a request it already applied as it did the first
+   * time, and applies nothing twice, so the person sees the write done once and never has to
+   * find out whether it was. Membership changes, which the store does not remember, and reads
+   * are sent once.
+   */
   async call<V extends ApiVerb>(verb: V, body: ApiRequestBody<V>, timeoutMs = 60_000): Promise<unknown> {
-    const req = apiRequest(randomBytes(6).toString('hex'), verb, body);
-    let data: Uint8Array;
+    const data = new TextEncoder().encode(JSON.stringify(apiRequest(randomBytes(12).toString('hex'), verb, body)));
+    if (!isRetriableWrite(verb)) return this.send(verb, data, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.send(verb, data, Math.max(100, Math.min(WRITE_TRY_MS, deadline - Date.now())));
+      } catch (err) {
+        const wait = backoffMs(tries, 100, 1000);
+        if (!isShoalError(err) || !SEND_AGAIN.has(err.code) || Date.now() + wait >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  private async send(verb: ApiVerb, data: Uint8Array, timeoutMs: number): Promise<unknown> {
+    let reply: Uint8Array;
     try {
-      data = (await this.nc.request(`shoal.${this.cluster}.api.${verb}`, new TextEncoder().encode(JSON.stringify(req)), { timeout: timeoutMs })).data;
+      reply = (await this.nc.request(`shoal.${this.cluster}.api.${verb}`, data, { timeout: timeoutMs })).data;
     } catch (err) {
       throw new ShoalError('no_answer', `no coordinator of cluster ${this.cluster} answered`, 'check that the coordinators run and the cluster id is right', { cause: err });
     }
-    return unwrapResponse(decodeApiResponse(JSON.parse(new TextDecoder().decode(data))));
+    return unwrapResponse(decodeApiResponse(JSON.parse(new TextDecoder().decode(reply))));
   }
 
   /** Messages on a subject of this cluster (`shoal.<cluster>.<rest>`), until the returned stop is called. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTER_OBJECT_ID, ShoalError, eventsSubject } from '@shoal/core';
-import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type Status } from 'raft-ts';
+import { FileStorage, RaftDriver, RaftError, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type RaftErrorCode, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
@@ -17,6 +17,7 @@ import { orchestrate } from './orchestrator/orchestrator.js';
 import { schedulePass } from './scheduler/pass.js';
 import type { Command, ObjectCommand } from './store/commands.js';
 import { StoreMachine, type StoreEntry } from './state-machine.js';
+import type { AppliedRequest, RequestTag } from './store/requests.js';
 import { Store } from './store/store.js';
 import { MemberDirectory, type MemberRecord } from './membership/directory.js';
 import { Membership, requestJoin } from './membership/membership.js';
@@ -62,6 +63,9 @@ export interface ManagerOptions {
 const enc = new TextEncoder();
 /** New tasks allocated, and pending tasks placed, per pass at most: a big deploy goes in slices. */
 const SCHEDULE_SLICE = 3000;
+
+/** Raft's answers to a proposal made as the lead moved: the API's writes are sent again then. */
+const LEAD_LOST: ReadonlySet<RaftErrorCode> = new Set(['noLeader', 'notLeader', 'transferring', 'leaderNotReady', 'superseded', 'aborted']);
 
 /** A refused Raft frame is logged at most this often per reason. */
 const REFUSED_FRAME_LOG_MS = 10_000;
@@ -312,7 +316,8 @@ export class Manager {
       const commands = this.roleUpdates();
       if (commands.length === 0) return;
       try {
-        return await this.propose({ op: 'batch', commands });
+        await this.propose({ op: 'batch', commands });
+        return;
       } catch (err) {
         // a node written meanwhile (a heartbeat's status): read it again
         if ((err as { code?: string }).code !== 'version_conflict' || attempt >= 5) throw err;
@@ -348,14 +353,26 @@ export class Manager {
   /**
    * Proposes a command through Raft; resolves once this coordinator has applied it, and rejects
    * with the store's refusal (a stale version, a name taken) if it was refused when applied.
+   * With the API request it completes, it resolves to the request's answer: the one given, or
+   * the first one if that request was applied before (the entry then applied nothing).
    */
-  async propose(command: Command): Promise<void> {
-    const index = await this.proposeEntry({ at: new Date().toISOString(), command });
-    const refused = this.#machine?.refusals.get(index);
-    if (refused) {
-      this.#machine?.refusals.delete(index);
-      throw refused;
+  async propose(command: Command, request?: RequestTag): Promise<unknown> {
+    let index: number;
+    try {
+      index = await this.proposeEntry({ at: new Date().toISOString(), command, ...(request ? { request } : {}) });
+    } catch (err) {
+      // the lead moved under the write: it may or may not commit, and the client sends it again
+      if (err instanceof RaftError && LEAD_LOST.has(err.code)) {
+        throw new ShoalError('leader_changed', `coordinator ${this.o.id} lost the lead while this change was being made (${err.code})`, 'send it again with the same request id: it is applied once (the shoal CLI does so by itself)', { cause: err });
+      }
+      throw err;
     }
+    return this.#machine?.outcome(index, request);
+  }
+
+  /** The request applied under this key lately, if any (see AppliedRequests). */
+  applied(key: string): AppliedRequest | undefined {
+    return this.#machine?.requests.get(key);
   }
 
   private async proposeEntry(entry: StoreEntry): Promise<number> {
@@ -447,7 +464,7 @@ export class Manager {
       cluster: this.o.cluster,
       store: this.store,
       bus: this.o.bus,
-      propose: (c) => this.propose(c),
+      propose: (c) => this.propose(c).then(() => undefined),
       heard: this.#heard,
       ...(this.o.heartbeatPeriodMs !== undefined ? { heartbeatPeriodMs: this.o.heartbeatPeriodMs } : {}),
       ...(this.o.missedHeartbeats !== undefined ? { missedHeartbeats: this.o.missedHeartbeats } : {}),

@@ -1,4 +1,5 @@
 export { ShoalError, isShoalError } from './errors.js';
+export { backoffMs } from './backoff.js';
 export { parseSettingsFile, setting } from './settings.js';
 export type { SettingReader } from './settings.js';
 
@@ -99,6 +100,7 @@ export {
   errorResponse,
   unwrapResponse,
   isWriteVerb,
+  isRetriableWrite,
   isLeaderVerb,
 } from './protocol/api.js';
 export type { ApiRequest, ApiRequestBody, ApiVerb, ApiResponse, ApiError } from './protocol/api.js';
