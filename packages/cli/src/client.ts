@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import { configPath, loadConfig, pickContext } from './config.js';
-import { ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
+import { ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, isWriteVerb, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
 
 /**
  * How long one try of a write waits for its answer before the write is sent again. A
@@ -71,12 +71,14 @@ export class ApiClient {
    * lost, a coordinator killed) is sent again, with the same request id, until it is answered
    * or the time is up: the store answers a request it already applied as it did the first
    * time, and applies nothing twice, so the person sees the write done once and never has to
-   * find out whether it was. Membership changes, which the store does not remember, and reads
-   * are sent once.
+   * find out whether it was. A read is sent again the same way: it changes nothing, and the
+   * coordinator NATS handed it to may be one that cannot answer (killed, or on a host cut off
+   * whose subscriptions the servers still count for a while). Membership changes, which the
+   * store does not remember, are sent once.
    */
   async call<V extends ApiVerb>(verb: V, body: ApiRequestBody<V>, timeoutMs = 60_000): Promise<unknown> {
     const data = new TextEncoder().encode(JSON.stringify(apiRequest(randomBytes(12).toString('hex'), verb, body)));
-    if (!isRetriableWrite(verb)) return this.send(verb, data, timeoutMs);
+    if (isWriteVerb(verb) && !isRetriableWrite(verb)) return this.send(verb, data, timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (let tries = 1; ; tries++) {
       try {

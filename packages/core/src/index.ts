@@ -179,5 +179,5 @@ export type { SpecProblem } from './model/checks.js';
 
 // Sizes for people.
 export { formatBytes, formatCpus } from './format.js';
-export { NATS_DIAL_TIMEOUT_MS, NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS, natsLinkOptions, natsUrlHost, orderNatsServers } from './protocol/nats-link.js';
+export { NATS_DIAL_TIMEOUT_MS, NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS, natsLinkOptions, natsUrlHost, orderNatsServers, splitNatsServers } from './protocol/nats-link.js';
 export type { NatsLinkOptions } from './protocol/nats-link.js';

@@ -38,23 +38,28 @@ export function natsUrlHost(url: string): string {
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|::1)$/;
 
 /**
- * The servers in the order to try them: those on this host first (a loopback address or one of
- * `localAddresses`), then the others shuffled with `random`, so that a thousand agents do not
- * all land on the first server of the list.
+ * The servers on this host (a loopback address or one of `localAddresses`) and the others,
+ * shuffled with `random` so that a thousand agents do not all land on the first of the list.
  */
-export function orderNatsServers(urls: readonly string[], localAddresses: readonly string[], random: () => number = Math.random): string[] {
+export function splitNatsServers(urls: readonly string[], localAddresses: readonly string[], random: () => number = Math.random): { local: string[]; remote: string[] } {
   const mine = new Set(localAddresses.map((a) => a.toLowerCase()));
   const isLocal = (u: string): boolean => {
     const h = natsUrlHost(u);
     return LOOPBACK.test(h) || mine.has(h);
   };
   const local = urls.filter(isLocal);
-  const rest = urls.filter((u) => !isLocal(u));
-  for (let i = rest.length - 1; i > 0; i--) {
+  const remote = urls.filter((u) => !isLocal(u));
+  for (let i = remote.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [rest[i], rest[j]] = [rest[j] as string, rest[i] as string];
+    [remote[i], remote[j]] = [remote[j] as string, remote[i] as string];
   }
-  return [...local, ...rest];
+  return { local, remote };
+}
+
+/** The servers in the order to try them: this host's first, then the others shuffled. */
+export function orderNatsServers(urls: readonly string[], localAddresses: readonly string[], random: () => number = Math.random): string[] {
+  const { local, remote } = splitNatsServers(urls, localAddresses, random);
+  return [...local, ...remote];
 }
 
 /** The connect options of a daemon's link: reconnects forever, to the servers in `servers`' order. */
