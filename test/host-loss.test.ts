@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -66,8 +66,9 @@ interface Container {
 describe('any one host may die, the leader\'s included', () => {
   let lab: Lab;
   let ws: Workspace;
-  const log: string[] = [];
-  const note = (s: string): void => void log.push(`${new Date().toISOString()} ${s}`);
+  // what happened when, written as it happens, for whoever reads a failure or a slow run
+  const TIMELINE = join(ROOT, '.test-results', 'host-loss-timeline.log');
+  const note = (s: string): Promise<void> => appendFile(TIMELINE, `${new Date().toISOString()} ${s}\n`);
 
   /** The API through a host's own NATS server (one that is up), not a random one of the context. */
   const api = <T>(host: string, fn: (c: ApiClient) => Promise<T>): Promise<T> => ws.api(fn, `nats://${lab.host(host).address}:4222`);
@@ -152,7 +153,7 @@ describe('any one host may die, the leader\'s included', () => {
     const liveWeb = start.filter((t) => t.service === 'loss_web' && t.desired === 'running' && t.node !== victim).flatMap((t) => t.addresses.map((a) => a.split('/')[0] ?? ''));
     expect(liveWeb.length).toBeGreaterThan(0);
     const watcher = await watchWeb(observer);
-    note(`${kind} of ${victim} (leader ${leader}); observing from ${observer}; live web addresses ${liveWeb.join(' ')}`);
+    await note(`${kind} of ${victim} (leader ${leader}); observing from ${observer}; live web addresses ${liveWeb.join(' ')}`);
     const faultAt = Date.now();
     if (kind === 'cut') await lab.cut(victim);
     else await lab.partition([[victim], survivors]);
@@ -165,7 +166,7 @@ describe('any one host may die, the leader\'s included', () => {
         const running = (svc: string): number => live.filter((t) => t.service === `loss_${svc}` && t.state === 'running').length;
         return running('web') === 6 && running('one') === 2 ? true : undefined;
       }, 90_000);
-      note(`replaced after ${Date.now() - faultAt} ms`);
+      await note(`replaced after ${Date.now() - faultAt} ms`);
       // writes are accepted while the victim is away
       const scale = await ws.cli(['service', 'scale', '--nats', `nats://${lab.host(observer).address}:4222`, 'loss_one=2']);
       expect(scale.code, scale.stderr).toBe(0);
@@ -179,7 +180,7 @@ describe('any one host may die, the leader\'s included', () => {
     }
     const healedAt = Date.now();
     await eventually('the cluster whole again after the heal', () => whole(observer).catch(() => undefined), 120_000);
-    note(`whole again ${Date.now() - healedAt} ms after the heal`);
+    await note(`whole again ${Date.now() - healedAt} ms after the heal`);
     const rounds = await watcher.stop();
     // still none restarted on the hosts that stayed up, heal included
     for (const h of survivors) {
@@ -195,6 +196,8 @@ describe('any one host may die, the leader\'s included', () => {
 
   beforeAll(async () => {
     await requireLabMachine();
+    await mkdir(join(ROOT, '.test-results'), { recursive: true });
+    await writeFile(TIMELINE, '');
     await Lab.down(LAB);
     lab = await Lab.up({ name: LAB, hosts: HOSTS.length });
     ws = new Workspace(lab);
@@ -214,7 +217,6 @@ describe('any one host may die, the leader\'s included', () => {
       const logs = await lab?.exec(h, ['sh', '-c', 'tail -n 400 /var/lib/shoal/log/*.log 2>/dev/null; true']).catch(() => undefined);
       if (logs) await writeFile(join(ROOT, '.test-results', `host-loss-${h}.log`), logs.stdout).catch(() => undefined);
     }
-    await writeFile(join(ROOT, '.test-results', 'host-loss-timeline.log'), log.join('\n') + '\n').catch(() => undefined);
     await Lab.down(LAB);
     if (ws?.dir) await rm(ws.dir, { recursive: true, force: true });
   });
