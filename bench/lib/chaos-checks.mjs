@@ -2,6 +2,7 @@
 // every host's Docker, every host's kernel (overlay sandboxes' FDB and neighbour tables) and
 // every host's resolver as a container there sees it. Each check returns { name, ok, detail }.
 import { macForAddress } from '@shoal/core';
+import { ApiClient } from '@shoal/cli';
 import { containerPid, containerStarts, nameGaps, resolve, resolverOf, restartedBetween, streamNames } from './probe.mjs';
 
 const ENDED = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned']);
@@ -399,19 +400,24 @@ export class Disruption {
     }
   }
 
-  /** Writes (scale canary_probe to 0) over each coordinator's own server, until `stop()`. */
+  /**
+   * Writes (scale canary_probe to 0) over each coordinator's own server, until `stop()`, through
+   * the CLI's own client: what a person's `shoal service scale` would see, sending a write again
+   * with the same id when no answer comes within 3 s (NATS may hand it to a coordinator that can
+   * no longer answer). A success is timed when its answer arrives.
+   */
   startWriters() {
     let stopped = false;
-    const conns = [];
+    const clients = [];
     const loops = this.cluster.coordinators.map(async (h, i) => {
-      const nc = await this.cluster.connectTo(h);
-      conns.push(nc);
+      const client = await ApiClient.open({ natsUrl: this.cluster.natsUrl(h), cluster: this.cluster.cluster });
+      clients.push(client);
       await sleep(i * 333);
       let inFlight = 0;
       for (let n = 0; !stopped && n < 100_000; n++) {
         if (inFlight < 3) {
           inFlight++;
-          this.cluster.api('service.scale', { service: 'canary_probe', replicas: 0 }, { nc, timeoutMs: 10_000 }).then(() => this.writes.push(Date.now()), () => undefined).finally(() => inFlight--);
+          client.call('service.scale', { service: 'canary_probe', replicas: 0 }, 10_000).then(() => this.writes.push(Date.now()), () => undefined).finally(() => inFlight--);
         }
         await sleep(1000);
       }
@@ -419,7 +425,7 @@ export class Disruption {
     return async () => {
       stopped = true;
       await Promise.all(loops.map((l) => l.catch(() => undefined)));
-      for (const nc of conns) await nc.close().catch(() => undefined);
+      for (const c of clients) await c.close().catch(() => undefined);
     };
   }
 

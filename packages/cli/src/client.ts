@@ -4,11 +4,13 @@ import { configPath, loadConfig, pickContext } from './config.js';
 import { ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, isWriteVerb, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
 
 /**
- * How long one try of a write waits for its answer before the write is sent again. A
- * coordinator killed with the request never answers, and nothing else says so; a slow write
- * sent again is not run twice (its leader joins the copy to the first), so this is short.
+ * How long one try of a request waits for its answer before it is sent again. A coordinator
+ * killed with the request never answers, and neither does one on a host cut off (NATS keeps
+ * handing it a share of the requests until its servers give up the route); nothing else says
+ * so. A slow write sent again is not run twice (its leader joins the copy to the first) and a
+ * read changes nothing, so this is short: an answer normally takes milliseconds.
  */
-const WRITE_TRY_MS = 3000;
+const TRY_MS = 2000;
 /**
  * Errors after which a write may or may not have been applied, or was not: no leader took it
  * (an election), the leader it was forwarded to died with it, no coordinator answered.
@@ -82,7 +84,7 @@ export class ApiClient {
     const deadline = Date.now() + timeoutMs;
     for (let tries = 1; ; tries++) {
       try {
-        return await this.send(verb, data, Math.max(100, Math.min(WRITE_TRY_MS, deadline - Date.now())));
+        return await this.send(verb, data, Math.max(100, Math.min(TRY_MS, deadline - Date.now())));
       } catch (err) {
         const wait = backoffMs(tries, 100, 1000);
         if (!isShoalError(err) || !SEND_AGAIN.has(err.code) || Date.now() + wait >= deadline) throw err;
