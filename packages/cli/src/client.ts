@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, createInbox, type NatsConnection } from 'nats';
+import { connect, type NatsConnection } from 'nats';
 import { configPath, loadConfig, pickContext } from './config.js';
 import { ShoalError, apiRequest, decodeApiResponse, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
 
@@ -80,23 +80,18 @@ export class ApiClient {
   }
 
   /**
-   * Sends `body` on a subject of this cluster with a private reply subject, and hands every
-   * message that comes back to onMessage until stop is called.
+   * Sends `body` on a subject of this cluster with `reply` (a full subject) as its reply subject,
+   * and hands every message that comes back there to onMessage until stop is called.
    */
-  stream(rest: string, body: unknown, onMessage: (data: unknown) => void): () => void {
-    const inbox = createInbox();
-    const stop = this.subscribe2(inbox, onMessage);
-    this.nc.publish(`shoal.${this.cluster}.${rest}`, new TextEncoder().encode(JSON.stringify(body)), { reply: inbox });
+  stream(rest: string, body: unknown, reply: string, onMessage: (data: unknown) => void): () => void {
+    const stop = this.subscribe2(reply, onMessage);
+    this.nc.publish(`shoal.${this.cluster}.${rest}`, new TextEncoder().encode(JSON.stringify(body)), { reply });
     return stop;
   }
 
   /** A plain message on any subject (a follower's pings). */
   publishRaw(subject: string, text: string): void {
     this.nc.publish(subject, new TextEncoder().encode(text));
-  }
-
-  newInbox(): string {
-    return createInbox();
   }
 
   private subscribe2(subject: string, onMessage: (data: unknown) => void): () => void {

@@ -84,6 +84,7 @@ export {
   nodeSubject,
   nodeWildcard,
   nodePermission,
+  nodeLogsSubjects,
   eventsSubject,
   raftSubject,
   parseSubject,
