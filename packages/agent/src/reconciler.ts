@@ -117,9 +117,15 @@ export class Reconciler {
   #records: NameRecord[] = [];
   /** Containers this reconciler is starting, whose own start event is no news to it. */
   readonly #starting = new Set<string>();
+  #running = 0;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.#now = o.now ?? (() => new Date());
+  }
+
+  /** Task containers running as of the last converge pass: a heartbeat's count, with no Docker call of its own. */
+  get runningContainers(): number {
+    return this.#running;
   }
 
   private report(taskId: string, state: TaskState, message: string, extra: Partial<TaskReport> = {}): TaskReport {
@@ -189,6 +195,7 @@ export class Reconciler {
 
     // one look at Docker after the tasks converged serves both: each look is an inspect per container
     const now = await this.o.executor.list();
+    this.#running = now.filter((c) => c.running).length;
     const ids = new Set(now.map((c) => c.id));
     for (const id of this.#starting) if (!ids.has(id)) this.#starting.delete(id);
     await this.refreshVips(set, wanted, now);
