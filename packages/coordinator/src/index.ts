@@ -76,4 +76,5 @@ export { EventRing, DEFAULT_RING_SIZE } from './events/ring.js';
 export type { EventQuery, EventPage } from './events/ring.js';
 export { eventsFromChanges } from './events/from-changes.js';
 export type { NodeLiveness } from './dispatcher/dispatcher.js';
-export type { ClusterStatus, NodeStatusRow, ServiceStatusRow } from './api/cluster-status.js';
+export type { ClusterStatus, MemberRow, NodeStatusRow, RaftView, ServiceStatusRow } from './api/cluster-status.js';
+export { memberRows } from './api/cluster-status.js';

@@ -138,7 +138,7 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
     case 'cluster.tokens':
       return clusterTokens(b, req.body.rotate);
     case 'cluster.status':
-      return clusterStatus(store, b.liveness?.() ?? new Map(), b.hostname);
+      return clusterStatus(store, b.liveness?.() ?? new Map(), b.hostname, await b.raftView?.(req.body.members === true));
     case 'events.since': {
       if (!b.events) throw new ShoalError('not_supported', 'this coordinator keeps no events', 'ask the leader');
       return b.events.query(req.body);
