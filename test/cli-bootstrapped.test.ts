@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '@shoal/lab';
 import { Workspace, pids, show } from './support/bootstrap.js';
@@ -42,6 +43,68 @@ describe('every command on a cluster made by cluster bootstrap', () => {
   afterAll(async () => {
     await Lab.down(LAB);
     if (ws?.dir) await rm(ws.dir, { recursive: true, force: true });
+  });
+
+  /** A table's rows as arrays of cells (its header dropped); cells never hold two spaces, an empty one is left out. */
+  const cells = (table: string): string[][] =>
+    table
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/ {2,}/));
+  const clusterStatus = async (): Promise<{ leader: string; term: number; members: { id: number; name: string; reachability: string; applied?: number }[] }> => JSON.parse((await ok('cluster', 'status', '--json')).stdout) as never;
+
+  describe('the coordinators and the hosts', () => {
+    it('node ls shows every host with the MANAGER STATUS of its coordinator: one Leader, the others Reachable', async () => {
+      const rows = await eventually('every coordinator reachable', async () => {
+        const r = cells((await ok('node', 'ls')).stdout);
+        return r.filter((c) => c[6] === 'Reachable').length === 2 ? r : undefined;
+      }, 30_000);
+      expect(rows.map((r) => [r[1], r[3], r[5]]).sort()).toEqual([
+        ['h1', 'ready', 'manager'],
+        ['h2', 'ready', 'manager'],
+        ['h3', 'ready', 'manager'],
+      ]);
+      expect(rows.filter((r) => r[6] === 'Leader')).toHaveLength(1);
+      const json = JSON.parse((await ok('node', 'ls', '--json')).stdout) as { id: string; hostname: string; managerStatus: string }[];
+      expect(json.map((n) => n.managerStatus).sort()).toEqual(['Leader', 'Reachable', 'Reachable']);
+      expect((await ok('node', 'ls', '-q')).stdout.trim().split('\n').sort()).toEqual(json.map((n) => n.id).sort());
+    });
+
+    it('cluster status prints the members, the leader, the term and each member\'s applied index', async () => {
+      const r = await ok('cluster', 'status');
+      const s = await clusterStatus();
+      const leader = s.members.find((m) => m.reachability === 'leader');
+      expect(r.stdout).toMatch(new RegExp(`^leader: ${leader?.name} \\(member ${leader?.id}\\), term ${s.term}, store index \\d+$`, 'm'));
+      const rows = cells(r.stdout.split('\n\n')[1] ?? '');
+      expect(rows.map((c) => [c[1], c[2]]).sort()).toEqual([
+        ['h1', 'voter'],
+        ['h2', 'voter'],
+        ['h3', 'voter'],
+      ]);
+      for (const c of rows) {
+        expect(c[3]).toMatch(/^(leader|reachable)$/);
+        expect(Number(c[4])).toBe(s.term);
+        expect(Number(c[6])).toBeGreaterThan(0);
+      }
+    });
+
+    it('names a coordinator that is gone Unreachable in node ls and "no answer" in cluster status; Reachable once bootstrap starts it again', async () => {
+      const s = await clusterStatus();
+      const name = s.members.find((m) => m.reachability === 'reachable')?.name ?? '';
+      const p = await pids(lab, name);
+      // its supervisor first, or it would start the coordinator again at once
+      for (const f of ['coordinator.supervisor.pid', 'coordinator.pid']) {
+        expect(p[f], f).toMatch(/^\d+$/);
+        await lab.exec(name, ['kill', '-KILL', p[f] ?? '']);
+      }
+      await eventually(`${name} Unreachable`, async () => (cells((await ok('node', 'ls')).stdout).find((c) => c[1] === name)?.[6] === 'Unreachable' ? true : undefined), 30_000);
+      const row = cells((await ok('cluster', 'status')).stdout.split('\n\n')[1] ?? '').find((c) => c[1] === name);
+      expect(row?.slice(3)).toEqual(['unreachable', '-', '-', 'no answer']);
+      const again = await ws.bootstrap(join(ws.dir, 'hosts.yaml'));
+      expect(again.code, show(again)).toBe(0);
+      await eventually(`${name} Reachable again`, async () => (cells((await ok('node', 'ls')).stdout).find((c) => c[1] === name)?.[6] === 'Reachable' ? true : undefined), 30_000);
+    });
   });
 
   describe('service logs, under the agents\' own NATS users', () => {
@@ -89,6 +152,27 @@ describe('every command on a cluster made by cluster bootstrap', () => {
         follow.kill('SIGINT');
         expect(await exited).toBe(0);
       }
+    });
+
+    it('node ls --wide, node inspect and watch show each host\'s load: CPU, memory and its running containers', async () => {
+      const running = async (h: string): Promise<number> => Number((await lab.exec(h, ['sh', '-c', 'docker ps -q -f label=io.shoal.task.id | wc -l'])).stdout.trim());
+      const wide = await eventually('the container counts of every host', async () => {
+        const rows = cells((await ok('node', 'ls', '--wide')).stdout);
+        for (const h of ['h1', 'h2', 'h3']) if (rows.find((r) => r[1] === h)?.[10] !== String(await running(h))) return undefined;
+        return rows;
+      }, 30_000);
+      expect(wide.map((r) => r[10]).reduce((a, b) => a + Number(b), 0)).toBe(4); // three talkers and one echo
+      for (const r of wide) {
+        expect(r[7]).toMatch(/^\d+\.\ds ago$/);
+        expect(r[8]).toMatch(/^\d+%$/);
+        expect(r[9]).toMatch(/^\d+\.\dG\/\d+\.\dG$/);
+      }
+      const h2 = JSON.parse((await ok('node', 'inspect', 'h2')).stdout) as { hostname: string; managerStatus: string; load: { cpuPercent: number; memoryUsedBytes: number; memoryTotalBytes: number; containers: number } };
+      expect(h2.hostname).toBe('h2');
+      expect(h2.managerStatus).toMatch(/^(Leader|Reachable)$/);
+      expect(h2.load.memoryTotalBytes).toBeGreaterThan(h2.load.memoryUsedBytes);
+      expect(h2.load.memoryUsedBytes).toBeGreaterThan(0);
+      expect(h2.load.containers).toBe(await running('h2'));
     });
 
     it('names a node whose agent does not answer and exits 1, while the other nodes\' lines print', async () => {

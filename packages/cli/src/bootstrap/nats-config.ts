@@ -2,6 +2,8 @@ import { nodePermission } from '@shoal/core';
 
 export const NATS_CLIENT_PORT = 4222;
 export const NATS_ROUTE_PORT = 6222;
+export const NATS_PING_INTERVAL_S = 2;
+export const NATS_PING_MAX = 3;
 
 export interface NatsUser {
   user: string;
@@ -50,6 +52,11 @@ export function natsConfig(o: { serverName: string; cluster: string; users: read
     '# Written by shoal cluster bootstrap: changes here are overwritten on its next run.',
     `server_name: ${q(o.serverName)}`,
     `listen: "0.0.0.0:${NATS_CLIENT_PORT}"`,
+    // A route (or client) to a host that is cut off is dropped after 3 unanswered pings, 6–8 s:
+    // until then the others keep its coordinator in the API's queue group and a third of the
+    // requests go nowhere. nats-server's default (2 min, 2 pings) kept that up for minutes.
+    `ping_interval: "${NATS_PING_INTERVAL_S}s"`,
+    `ping_max: ${NATS_PING_MAX}`,
     'authorization {',
     '  users: [',
     ...users,
