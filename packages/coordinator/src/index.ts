@@ -58,7 +58,7 @@ export { Manager } from './manager.js';
 export type { ManagerOptions } from './manager.js';
 export { ApiServer, leaderApiSubject, memberApiSubject } from './api/server.js';
 export type { ApiServerOptions } from './api/server.js';
-export { handle as handleApiRequest } from './api/handlers.js';
+export { handle as handleApiRequest, unconditional } from './api/handlers.js';
 export type { ApiBackend } from './api/handlers.js';
 export { checkJoinToken, clusterTokens, createClusterObject, newJoinToken } from './api/tokens.js';
 export { coordinatorStatusSubject, coordinatorApiPrefix, storeDigest } from './api/status.js';
