@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Command } from 'commander';
+import { buildProgram, main } from '@shoal/cli';
 import { Lab } from '@shoal/lab';
 import { Workspace, pids, show } from './support/bootstrap.js';
 import { SHOAL_BIN, type CliResult } from './support/cli.js';
@@ -13,6 +15,78 @@ import { eventually } from './support/net.js';
 // the command prints (rows, lines, ids): exiting 0 with nothing to show where the cluster holds
 // data is a failure here.
 const LAB = process.env.SHOAL_TEST_LAB ?? 'clib';
+
+/**
+ * Every command of the CLI, each either run by a case below against the bootstrapped cluster or
+ * set aside here with the reason. A command added to the CLI without a line here fails the
+ * first test.
+ */
+const COVERED = [
+  'cluster bootstrap',
+  'cluster status',
+  'cluster join-token',
+  'node ls',
+  'node inspect',
+  'node update',
+  'network create',
+  'network ls',
+  'network inspect',
+  'network connect',
+  'network disconnect',
+  'network rm',
+  'service create',
+  'service ls',
+  'service ps',
+  'service inspect',
+  'service scale',
+  'service update',
+  'service logs',
+  'service rm',
+  'stack deploy',
+  'stack ls',
+  'stack ps',
+  'stack services',
+  'stack rm',
+  'events',
+];
+const ELSEWHERE: Record<string, string> = {
+  'cluster add-host': 'test/bootstrap.test.ts removes a worker and adds it back over SSH',
+  'cluster remove-host': 'test/bootstrap.test.ts removes a worker and adds it back over SSH',
+  'node promote': 'changes the Raft membership: test/coordinator-cluster.test.ts',
+  'node demote': 'changes the Raft membership: test/coordinator-cluster.test.ts',
+  'node rm': 'needs a host taken away: test/cli-cluster.test.ts',
+  watch: 'a full-screen view driven through a pseudo-terminal: test/cli-cluster.test.ts',
+  ...Object.fromEntries(['up', 'down', 'ls', 'status', 'ssh-config', 'exec', 'cut', 'heal', 'partition', 'kill', 'revive'].map((v) => [`lab ${v}`, 'the lab itself, not a cluster: test/lab.test.ts'])),
+};
+
+/** The CLI's commands that do something (leaves of the tree), as `group verb`. */
+function cliCommands(): string[] {
+  const out: string[] = [];
+  const walk = (cmd: Command, path: string[]): void => {
+    for (const sub of cmd.commands) {
+      const p = [...path, sub.name()];
+      if (sub.commands.length === 0) out.push(p.join(' '));
+      else walk(sub, p);
+    }
+  };
+  walk(buildProgram({ out: () => undefined, err: () => undefined }, () => undefined), []);
+  return out.sort();
+}
+
+describe('the CLI suite covers every command', () => {
+  it('has a case (or a stated reason) for every command of the CLI', () => {
+    expect(cliCommands()).toEqual([...COVERED, ...Object.keys(ELSEWHERE)].sort());
+  });
+
+  it('gives every command a --help with examples', async () => {
+    for (const c of cliCommands()) {
+      let out = '';
+      const code = await main([...c.split(' '), '--help'], { out: (t) => void (out += t), err: (t) => void (out += t) });
+      expect(code, c).toBe(0);
+      expect(out, c).toMatch(/\nExamples:\n {2}shoal /);
+    }
+  });
+});
 const TALK = 'echo start-$HOSTNAME; trap "exit 0" TERM; (i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done) & wait';
 
 describe('every command on a cluster made by cluster bootstrap', () => {
@@ -154,7 +228,7 @@ describe('every command on a cluster made by cluster bootstrap', () => {
       }
     });
 
-    it('node ls --wide, node inspect and watch show each host\'s load: CPU, memory and its running containers', async () => {
+    it('node ls --wide and node inspect show each host\'s load: CPU, memory and its running containers', async () => {
       const running = async (h: string): Promise<number> => Number((await lab.exec(h, ['sh', '-c', 'docker ps -q -f label=io.shoal.task.id | wc -l'])).stdout.trim());
       const wide = await eventually('the container counts of every host', async () => {
         const rows = cells((await ok('node', 'ls', '--wide')).stdout);
@@ -189,6 +263,86 @@ describe('every command on a cluster made by cluster bootstrap', () => {
         expect(r.stderr).toContain(`error: no logs from node h3 (talker.${h3?.slot}.${h3?.id.slice(0, 12)}@h3): its agent did not answer — check the node with shoal node ls`);
       } finally {
         await lab.exec('h3', ['kill', '-CONT', agent ?? '']);
+      }
+    });
+  });
+
+  describe('task errors and the rest of the commands', () => {
+    it('a task whose command exits while it is wired reports its exit code and last line, not a kernel error', async () => {
+      await ok('network', 'create', 'quitnet');
+      await ok('service', 'create', '-d', '--name', 'quitter', '--network', 'quitnet', 'shoal/busybox', 'sh', '-c', 'echo bye-now; exit 3');
+      const failed = await eventually('a failed task', async () => {
+        const rows = JSON.parse((await ok('service', 'ps', 'quitter', '--json')).stdout) as { state: string; err?: string }[];
+        return rows.find((r) => r.state === 'failed');
+      }, 60_000);
+      expect(failed.err).toBe('task: non-zero exit (3): bye-now');
+      const table = (await ok('service', 'ps', 'quitter')).stdout;
+      expect(table).toMatch(/failed +task: non-zero exit \(3\): bye-now/);
+      expect(table).not.toContain('RTNETLINK');
+      await ok('service', 'rm', 'quitter');
+      await ok('network', 'rm', 'quitnet');
+    });
+
+    it('networks: create, ls, inspect, connect and disconnect a service', async () => {
+      const id = (await ok('network', 'create', '--subnet', '10.77.0.0/24', '--label', 'tier=back', 'back')).stdout.trim();
+      expect(id).toMatch(/^[0-9a-z]+$/);
+      const ls = JSON.parse((await ok('network', 'ls', '--json')).stdout) as { id: string; name: string; subnet: string }[];
+      expect(ls.find((n) => n.name === 'back')).toMatchObject({ id, subnet: '10.77.0.0/24' });
+      expect(cells((await ok('network', 'ls')).stdout).some((r) => r[1] === 'back')).toBe(true);
+      const inspect = JSON.parse((await ok('network', 'inspect', 'back')).stdout) as { spec: { labels: Record<string, string> } };
+      expect(inspect.spec.labels).toEqual({ tier: 'back' });
+      await ok('network', 'connect', '--alias', 'chatty', 'back', 'echo');
+      const svc = JSON.parse((await ok('service', 'inspect', 'echo')).stdout) as { spec: { networks: { target: string; aliases: string[] }[] } };
+      expect(svc.spec.networks).toEqual([{ target: 'back', aliases: ['chatty'] }]);
+      await ok('network', 'disconnect', 'back', 'echo');
+      expect((JSON.parse((await ok('service', 'inspect', 'echo')).stdout) as { spec: { networks: unknown[] } }).spec.networks).toEqual([]);
+    });
+
+    it('services: ls, inspect, scale, update, rm; then the network they used goes', async () => {
+      const ls = JSON.parse((await ok('service', 'ls', '--json')).stdout) as { name: string; running: number; desired: number }[];
+      expect(ls.find((r) => r.name === 'talker')).toMatchObject({ desired: 3 });
+      expect(cells((await ok('service', 'ls')).stdout).map((r) => r[1]).sort()).toEqual(ls.map((r) => r.name).sort());
+      await ok('service', 'scale', 'echo=2');
+      expect((JSON.parse((await ok('service', 'ps', 'echo', '--json')).stdout) as { state: string }[]).filter((t) => t.state === 'running')).toHaveLength(2);
+      const updated = await ok('service', 'update', '--env-add', 'GREETING=hi', 'echo');
+      expect(updated.stdout + updated.stderr).toContain('echo');
+      expect((JSON.parse((await ok('service', 'inspect', 'echo')).stdout) as { spec: { container: { env: Record<string, string> } } }).spec.container.env).toEqual({ GREETING: 'hi' });
+      await ok('service', 'rm', 'echo');
+      const gone = await cli('service', 'inspect', 'echo');
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toBe('error: there is no service echo — see shoal service ls\n');
+      // echo's old tasks were on it: the network goes once they are gone with the service
+      expect((await ok('network', 'rm', 'back')).stdout).toBe('back\n');
+      expect((JSON.parse((await ok('network', 'ls', '--json')).stdout) as { name: string }[]).map((n) => n.name)).not.toContain('back');
+    });
+
+    it('stacks: deploy, ls, ps, services, rm', async () => {
+      const file = join(ws.dir, 'stack.yml');
+      await writeFile(file, `services:\n  api:\n    image: shoal/busybox\n    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]\n    deploy: { replicas: 2 }\n`);
+      await ok('stack', 'deploy', '-c', file, 'shop');
+      expect(cells((await ok('stack', 'ls')).stdout)).toEqual([['shop', '1']]);
+      const ps = JSON.parse((await ok('stack', 'ps', 'shop', '--json')).stdout) as { service: string; state: string }[];
+      expect(ps.map((t) => `${t.service}:${t.state}`)).toEqual(['shop_api:running', 'shop_api:running']);
+      const services = JSON.parse((await ok('stack', 'services', 'shop', '--json')).stdout) as { name: string; running: number }[];
+      expect(services.map((x) => [x.name, x.running])).toEqual([['shop_api', 2]]);
+      await ok('stack', 'rm', 'shop');
+      expect(JSON.parse((await ok('stack', 'ls', '--json')).stdout)).toEqual([]);
+    });
+
+    it('node update, join-token and events', async () => {
+      expect((await ok('node', 'update', '--label-add', 'zone=eu', 'h2')).stdout).toBe('h2\n');
+      expect((JSON.parse((await ok('node', 'inspect', 'h2')).stdout) as { spec: { labels: Record<string, string> } }).spec.labels).toMatchObject({ zone: 'eu' });
+      expect((await ok('cluster', 'join-token', '-q', 'worker')).stdout).toMatch(/^SHOALTKN-1-w-\S+\n$/);
+      // events follows until stopped: the replay of the last 10 minutes holds h2's label change
+      const events = spawn(process.execPath, [SHOAL_BIN, 'events', '--since', '10m', '--json', '--filter', 'type=node'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ws.env } });
+      let lines = '';
+      events.stdout.on('data', (b: Buffer) => (lines += b.toString()));
+      try {
+        await eventually('h2 in the events', () => (lines.split('\n').some((l) => l.includes('"name":"h2"') && l.includes('"object":"node"')) ? true : undefined), 30_000);
+      } finally {
+        const exited = new Promise((r) => events.once('exit', r));
+        events.kill('SIGTERM');
+        await exited;
       }
     });
   });
