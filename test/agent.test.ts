@@ -194,7 +194,7 @@ describe('agent on the lab', () => {
     // dockerd started again without live-restore stops the containers it finds: the agent says so
     // (web-1's shell exits 0 on the SIGTERM, so it is complete rather than failed)
     const ended = await eventually('web-1 reported ended', () => (['complete', 'failed'].includes(h.state('web-1') ?? '') ? h.reports.get('web-1') : undefined), 60_000);
-    expect(ended.message).toMatch(/exited with code \d+/);
+    expect(ended.message).toMatch(/^task: (exited \(0\)|non-zero exit \(\d+\))/);
     await eventually('the agent to watch Docker again', () => (log().slice(before).includes('docker event stream back') ? true : undefined), 60_000);
     expect(log().slice(before)).toContain('docker event stream closed');
     // Docker works for it again: a new task runs and answers

@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemoteHost, SshSession, loadConfig, loadInventory, targetOf } from '@shoal/cli';
 import { Lab, run } from '@shoal/lab';
-import type { CliResult } from './support/cli.js';
-import { Workspace, type HostLine } from './support/workspace.js';
+import { Workspace, fileExists, pids, show, type HostLine } from './support/bootstrap.js';
 import { requireLabMachine } from './support/machine.js';
 import { eventually } from './support/net.js';
 
@@ -14,21 +13,6 @@ import { eventually } from './support/net.js';
 // the real binary, real host keys and known_hosts, the daemons started on the hosts by it.
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STACK = join(ROOT, 'examples/stack.yml');
-
-/** What Shoal runs on a host: daemon pids by service name (none: not installed). */
-async function pids(lab: Lab, host: string): Promise<Record<string, string>> {
-  const r = await lab.exec(host, ['sh', '-c', 'for f in /run/shoal/*.pid; do [ -f "$f" ] && echo "$(basename $f) $(cat $f)"; done; true']);
-  return Object.fromEntries(
-    r.stdout
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(' ') as [string, string]),
-  );
-}
-
-const fileExists = async (lab: Lab, host: string, path: string): Promise<boolean> => (await lab.exec(host, ['test', '-e', path])).code === 0;
-const show = (r: CliResult): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 const LABELS: Record<string, Record<string, string>> = { h1: { tier: 'web' }, h2: { tier: 'app' }, h3: { tier: 'web', db: 'true' } };
 const oneCoordinator = (h3Key?: string): HostLine[] => [

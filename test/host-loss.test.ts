@@ -8,7 +8,7 @@ import type { ApiClient } from '@shoal/cli';
 import { Lab } from '@shoal/lab';
 import { requireLabMachine } from './support/machine.js';
 import { eventually } from './support/net.js';
-import { Workspace } from './support/workspace.js';
+import { Workspace } from './support/bootstrap.js';
 
 // Any one host may die, the leader's included (DESIGN.md, "Faults"). Three hosts bootstrapped as a
 // user does it (3 coordinators, each host with an agent, a NATS server per coordinator and a NATS

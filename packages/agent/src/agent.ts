@@ -15,6 +15,7 @@ import {
   type AssignmentSet,
   type NodeRegister,
   type TaskReport,
+  type HostLoad,
 } from '@shoal/core';
 import { detectUnderlay, loadNodeId, type AgentConfig } from './config.js';
 import { DnsServer } from './dns/server.js';
@@ -22,6 +23,7 @@ import { DnsTable } from './dns/table.js';
 import { DockerExecutor, GWBRIDGE } from './executor/docker.js';
 import { EgressDriver } from './executor/egress.js';
 import { serveLogs } from './logs.js';
+import { HostLoadMeter } from './host-load.js';
 import { LABEL_CLUSTER } from './executor/labels.js';
 import { localKernel, type Kernel } from './kernel.js';
 import { VipProgrammer } from './overlay/vip.js';
@@ -67,6 +69,7 @@ export class Agent {
   #pending: string[] | undefined;
   #events: Readable | undefined;
   #hb: NodeJS.Timeout | undefined;
+  readonly #meter = new HostLoadMeter();
   #registering = false;
   #docker: Docker | undefined;
   #executor: DockerExecutor | undefined;
@@ -252,11 +255,17 @@ export class Agent {
     }
   }
 
+  /** The host's load for a heartbeat (`shoal watch`, `node ls --wide`); left out where /proc does not say. */
+  private load(): { load?: HostLoad } {
+    const load = this.#meter.sample(this.#reconciler?.runningContainers ?? 0);
+    return load ? { load } : {};
+  }
+
   private startHeartbeat(periodMs: number): void {
     const beat = (): void => {
       if (!this.#nc || this.#nc.isClosed() || !this.#sessionId) return;
       const subject = nodeSubject(this.config.cluster, this.nodeId, 'hb');
-      const data = codec.encode({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId: this.nodeId, sessionId: this.#sessionId, appliedSeq: this.#held?.seq ?? 0 });
+      const data = codec.encode({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId: this.nodeId, sessionId: this.#sessionId, appliedSeq: this.#held?.seq ?? 0, ...this.load() });
       this.#nc.publish(subject, data);
       if (this.#second && !this.#second.isClosed()) this.#second.publish(subject, data);
     };

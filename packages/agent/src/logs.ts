@@ -54,6 +54,8 @@ async function streamLogs(nc: NatsConnection, reply: string, docker: Docker, req
   const [found] = await docker.listContainers({ all: true, filters: { label: [`io.shoal.task.id=${req.taskId}`] } });
   if (!found) return end(`task ${req.taskId} has no container on this node`);
   const container = docker.getContainer(found.Id);
+  // the CLI waits for this to know the node answers; a follow of a quiet task sends nothing else
+  send({ v: PROTOCOL_VERSION, kind: 'logs.open', taskId: req.taskId });
   const opts = { stdout: true, stderr: true, timestamps: false, ...(req.tail !== undefined ? { tail: req.tail } : {}), ...(req.since !== undefined ? { since: req.since } : {}) };
   const frames = new FrameReader();
   const chunk = (b: Buffer): void => {

@@ -106,6 +106,8 @@ export class Reconciler {
    * polite SIGTERM) must not turn the task's "failed" into "complete".
    */
   readonly #unhealthy = new Map<string, TaskReport>();
+  /** Reports of containers that ended, by container id (exitReport). */
+  readonly #exits = new Map<string, TaskReport>();
   /**
    * Per container, the overlay networks it was last seen or made to hold: a pass whose wanted
    * networks match asks the kernel nothing; a change (a connect or disconnect), or a container
@@ -117,9 +119,34 @@ export class Reconciler {
   #records: NameRecord[] = [];
   /** Containers this reconciler is starting, whose own start event is no news to it. */
   readonly #starting = new Set<string>();
+  #running = 0;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.#now = o.now ?? (() => new Date());
+  }
+
+  /**
+   * An ended container's report, as Swarm words it: `task: non-zero exit (3): <its last line>`.
+   * Kept per container, so a converge pass reads its logs once, not on every pass.
+   */
+  private async exitReport(taskId: string, c: TaskContainer): Promise<TaskReport> {
+    const kept = this.#exits.get(c.id);
+    if (kept) return { ...kept, at: this.#now().toISOString() };
+    let report: TaskReport;
+    if (c.exitCode === 0) {
+      report = this.report(taskId, 'complete', 'task: exited (0)', { containerId: c.id, exitCode: 0 });
+    } else {
+      const last = await this.o.executor.lastLogLine(c.id);
+      const message = `task: non-zero exit (${c.exitCode})${last ? `: ${last}` : ''}`;
+      report = this.report(taskId, 'failed', message, { containerId: c.id, exitCode: c.exitCode, err: message });
+    }
+    this.#exits.set(c.id, report);
+    return report;
+  }
+
+  /** Task containers running as of the last converge pass: a heartbeat's count, with no Docker call of its own. */
+  get runningContainers(): number {
+    return this.#running;
   }
 
   private report(taskId: string, state: TaskState, message: string, extra: Partial<TaskReport> = {}): TaskReport {
@@ -151,6 +178,7 @@ export class Reconciler {
     this.o.egress?.seen([...byTask.values()].flatMap((c) => (c.egress !== undefined ? [c.egress] : [])));
     const present = new Set([...byTask.values()].map((c) => c.id));
     for (const id of this.#unhealthy.keys()) if (!present.has(id)) this.#unhealthy.delete(id);
+    for (const id of this.#exits.keys()) if (!present.has(id)) this.#exits.delete(id);
     for (const id of this.#plugged.keys()) if (!present.has(id)) this.#plugged.delete(id);
     // several at a time, as starts are: a host back from a cut may hold dozens replaced meanwhile
     const unwanted = [...byTask].filter(([taskId]) => !wanted.has(taskId));
@@ -190,6 +218,7 @@ export class Reconciler {
 
     // one look at Docker after the tasks converged serves both: each look is an inspect per container
     const now = await this.o.executor.list();
+    this.#running = now.filter((c) => c.running).length;
     const ids = new Set(now.map((c) => c.id));
     for (const id of this.#starting) if (!ids.has(id)) this.#starting.delete(id);
     await this.refreshVips(set, wanted, now);
@@ -278,8 +307,7 @@ export class Reconciler {
       const sick = this.#unhealthy.get(c.id);
       if (sick) return sick;
       // Exited: report it and leave the restart to the orchestrator (a new task, a new container).
-      const state: TaskState = c.exitCode === 0 ? 'complete' : 'failed';
-      return this.report(task.taskId, state, `container exited with code ${c.exitCode}`, { containerId: c.id, exitCode: c.exitCode });
+      return this.exitReport(task.taskId, c);
     }
     const t0 = Date.now();
     const steps: Record<string, number> = {};
@@ -321,14 +349,7 @@ export class Reconciler {
         // its way out and its overlays are separate interfaces: both are plugged at once
         const { pid, egress: address } = c;
         const since = t;
-        egressDone = egress.attach(pid, id, address).then(
-          () => void step('egress', since),
-          async (err: unknown) => {
-            // a task without its way out must not run as if it had one
-            await this.o.executor.remove(id);
-            throw err;
-          },
-        );
+        egressDone = egress.attach(pid, id, address).then(() => void step('egress', since));
       }
       if (!c) throw new Error(`container ${id} vanished right after it started`);
       // a new network namespace has no rules: nothing to program until a VIP comes
@@ -342,8 +363,15 @@ export class Reconciler {
     const t1 = Date.now();
     const overlays = c.running && !task.networkMode ? this.plugOverlays(task, c, nets, fresh) : Promise.resolve();
     const [out, over] = await Promise.allSettled([egressDone, overlays]);
-    if (out.status === 'rejected') throw out.reason;
-    if (over.status === 'rejected') throw over.reason;
+    if (out.status === 'rejected' || over.status === 'rejected') {
+      // A container that ended before or while it was wired: its exit is the cause, not the
+      // kernel's complaint about a namespace that went away with it ("No such process").
+      const now = await this.o.executor.inspect(c.id).catch(() => undefined);
+      if (now && !now.running) return this.exitReport(task.taskId, now);
+      // a task without its way out must not run as if it had one
+      if (out.status === 'rejected') await this.o.executor.remove(c.id);
+      throw out.status === 'rejected' ? out.reason : (over as PromiseRejectedResult).reason;
+    }
     if (fresh) {
       step('attach', t1);
       this.o.trace?.('task started', { taskId: task.taskId, ms: Date.now() - t0, ...steps });

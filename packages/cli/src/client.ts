@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { connect, createInbox, type NatsConnection } from 'nats';
+import { randomBytes, randomInt } from 'node:crypto';
+import { connect, type NatsConnection } from 'nats';
 import { configPath, loadConfig, pickContext } from './config.js';
 import { ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, isWriteVerb, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
 
@@ -48,6 +48,19 @@ export async function clusterTarget(opts: TargetOptions, env: NodeJS.ProcessEnv 
   return { natsUrl, cluster, user: env.SHOAL_NATS_USER ?? ctx?.user, password: env.SHOAL_NATS_PASSWORD ?? ctx?.password };
 }
 
+/** How long the CLI waits for one NATS server to answer its connect before it tries the next. */
+export const CONNECT_TIMEOUT_MS = 1500;
+
+/** A copy of the list in random order (Fisher–Yates). */
+export function shuffled<T>(items: readonly T[], random: (n: number) => number = randomInt): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = random(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
 /** One connection to the cluster's API for the life of a command. */
 export class ApiClient {
   private constructor(
@@ -56,15 +69,19 @@ export class ApiClient {
   ) {}
 
   static async open(target: ClusterTarget): Promise<ApiClient> {
+    // One cut host must not cost the command more than a dial's time: each server is tried once,
+    // in a shuffled order (so no server is always first), each for CONNECT_TIMEOUT_MS.
+    const servers = shuffled(target.natsUrl.split(','));
     try {
       return new ApiClient(await connect({
-          servers: target.natsUrl.split(','),
-          timeout: 5000,
+          servers,
+          noRandomize: true,
+          timeout: CONNECT_TIMEOUT_MS,
           name: 'shoal-cli',
           ...(target.user !== undefined ? { user: target.user, pass: target.password ?? '' } : {}),
         }), target.cluster);
     } catch (err) {
-      throw new ShoalError('unreachable', `cannot reach NATS at ${target.natsUrl}`, 'check the address and that the cluster runs', { cause: err });
+      throw new ShoalError('unreachable', `cannot reach NATS at ${target.natsUrl} (each server tried for ${CONNECT_TIMEOUT_MS / 1000} s)`, 'check the address and that the cluster runs', { cause: err });
     }
   }
 
@@ -118,23 +135,18 @@ export class ApiClient {
   }
 
   /**
-   * Sends `body` on a subject of this cluster with a private reply subject, and hands every
-   * message that comes back to onMessage until stop is called.
+   * Sends `body` on a subject of this cluster with `reply` (a full subject) as its reply subject,
+   * and hands every message that comes back there to onMessage until stop is called.
    */
-  stream(rest: string, body: unknown, onMessage: (data: unknown) => void): () => void {
-    const inbox = createInbox();
-    const stop = this.subscribe2(inbox, onMessage);
-    this.nc.publish(`shoal.${this.cluster}.${rest}`, new TextEncoder().encode(JSON.stringify(body)), { reply: inbox });
+  stream(rest: string, body: unknown, reply: string, onMessage: (data: unknown) => void): () => void {
+    const stop = this.subscribe2(reply, onMessage);
+    this.nc.publish(`shoal.${this.cluster}.${rest}`, new TextEncoder().encode(JSON.stringify(body)), { reply });
     return stop;
   }
 
   /** A plain message on any subject (a follower's pings). */
   publishRaw(subject: string, text: string): void {
     this.nc.publish(subject, new TextEncoder().encode(text));
-  }
-
-  newInbox(): string {
-    return createInbox();
   }
 
   private subscribe2(subject: string, onMessage: (data: unknown) => void): () => void {

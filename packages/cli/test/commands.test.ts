@@ -141,7 +141,7 @@ describe('watch and events', () => {
         leader: 'h1',
         nodes: [
           { hostname: 'h2', status: 'down', role: 'worker', availability: 'active', leader: false, tasks: { running: 0, desired: 2 } },
-          { hostname: 'h1', status: 'ready', role: 'manager', availability: 'active', leader: true, heartbeatAgeMs: 400, tasks: { running: 3, desired: 3 }, load: { cpuPercent: 12.4, memoryUsedBytes: 2 ** 30, memoryTotalBytes: 4 * 2 ** 30 } },
+          { hostname: 'h1', status: 'ready', role: 'manager', availability: 'active', leader: true, heartbeatAgeMs: 400, tasks: { running: 3, desired: 3 }, load: { cpuPercent: 12.4, memoryUsedBytes: 2 ** 30, memoryTotalBytes: 4 * 2 ** 30, containers: 3 } },
         ],
         services: [{ name: 'web', mode: 'replicated', running: 3, desired: 5, updating: true, updateState: 'updating', lastError: 'no suitable node' }],
       },
@@ -149,8 +149,8 @@ describe('watch and events', () => {
     );
     const lines = text.split('\n');
     expect(lines[0]).toBe('shoal watch — cluster prod, leader on h1, store index 42, 10:00:05 (q to quit)');
-    expect(lines.find((l) => l.startsWith('h1 '))).toMatch(/^h1\s+ready\s+manager\s+active\s+\*\s+0\.4s ago\s+3\/3\s+12%\s+1\.0G\/4\.0G$/);
-    expect(lines.find((l) => l.startsWith('h2 '))).toMatch(/^h2\s+down\s+worker\s+active\s+-\s+0\/2\s+-\s+-$/);
+    expect(lines.find((l) => l.startsWith('h1 '))).toMatch(/^h1\s+ready\s+manager\s+active\s+\*\s+0\.4s ago\s+3\/3\s+12%\s+1\.0G\/4\.0G\s+3$/);
+    expect(lines.find((l) => l.startsWith('h2 '))).toMatch(/^h2\s+down\s+worker\s+active\s+-\s+0\/2\s+-\s+-\s+-$/);
     expect(lines.find((l) => l.startsWith('web '))).toMatch(/^web\s+replicated\s+3\/5\s+updating\s+no suitable node$/);
   });
 

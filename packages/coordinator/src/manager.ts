@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { CLUSTER_OBJECT_ID, ShoalError, eventsSubject } from '@shoal/core';
+import { CLUSTER_OBJECT_ID, PROTOCOL_VERSION, ShoalError, decodeMemberReport, eventsSubject } from '@shoal/core';
 import { FileStorage, RaftDriver, RaftError, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type RaftErrorCode, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
 import { checkJoinToken, createClusterObject } from './api/tokens.js';
 import { coordinatorApiPrefix, coordinatorStatusSubject, storeDigest, type CoordinatorStatus } from './api/status.js';
+import { memberRows, type RaftView } from './api/cluster-status.js';
 import type { Bus } from './dispatcher/bus.js';
 import { Dispatcher, type NodeLiveness } from './dispatcher/dispatcher.js';
 import { HeardNodes } from './dispatcher/heard.js';
@@ -69,6 +70,8 @@ const LEAD_LOST: ReadonlySet<RaftErrorCode> = new Set(['noLeader', 'notLeader', 
 
 /** A refused Raft frame is logged at most this often per reason. */
 const REFUSED_FRAME_LOG_MS = 10_000;
+/** How long `cluster status` waits for a member to report its own Raft state. */
+const MEMBER_REPORT_MS = 1000;
 
 /**
  * One coordinator: its Raft member, the store applied from the log, and — only while it leads —
@@ -285,9 +288,35 @@ export class Manager {
     }
   }
 
+  /**
+   * The members as this leader's Raft sees them (undefined on a follower, which cannot say who is
+   * reachable); with `reports`, each member also asked for its own term and applied index, a
+   * second at most, in parallel.
+   */
+  async raftView(reports: boolean): Promise<RaftView | undefined> {
+    if (!this.leading) return undefined;
+    const s = this.raftStatus();
+    const members = memberRows(s, (id) => this.directory.describe(id)?.name ?? String(id));
+    if (reports) {
+      await Promise.all(
+        members.map(async (m) => {
+          try {
+            const r = m.id === this.o.id ? this.describe() : decodeMemberReport(JSON.parse(new TextDecoder().decode(await this.o.bus.request(coordinatorStatusSubject(this.o.cluster, m.id), new Uint8Array(0), MEMBER_REPORT_MS))));
+            Object.assign(m, { term: r.term, commit: r.commit, applied: r.applied });
+          } catch (err) {
+            // the row says so by leaving the member's own figures out; a bad answer is logged too
+            if (err instanceof ShoalError) this.o.log?.('a coordinator answered its status subject with a bad message', { member: m.id, err: err.message });
+          }
+        }),
+      );
+    }
+    return { term: s.term, members };
+  }
+
   describe(): CoordinatorStatus {
     const s = this.raftStatus();
     return {
+      v: PROTOCOL_VERSION,
       id: this.o.id,
       name: this.name,
       role: s.role,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { apiRequest, type ApiRequestBody, type ApiVerb } from '@shoal/core';
-import { EventRing, eventsFromChanges, handleApiRequest, type ApiBackend, type StoreChange } from '@shoal/coordinator';
+import { ShoalError, apiRequest, type ApiRequestBody, type ApiVerb } from '@shoal/core';
+import { EventRing, eventsFromChanges, handleApiRequest, memberRows, unconditional, type ApiBackend, type StoreChange } from '@shoal/coordinator';
 import { Cluster } from './harness.js';
 import { network, node, service } from './fixtures.js';
 
@@ -13,7 +13,7 @@ function setup(): { c: Cluster; call: <V extends ApiVerb>(verb: V, body: ApiRequ
       c.log.propose(cmd);
       return Promise.resolve(request?.answer);
     },
-    liveness: () => new Map([['n1', { heartbeatAgeMs: 420, load: { cpuPercent: 12.5, memoryUsedBytes: 1, memoryTotalBytes: 4 } }]]),
+    liveness: () => new Map([['n1', { heartbeatAgeMs: 420, load: { cpuPercent: 12.5, memoryUsedBytes: 1, memoryTotalBytes: 4, containers: 2 } }]]),
     hostname: 'host-n1',
     events: new EventRing(5),
   };
@@ -118,6 +118,79 @@ describe('API verbs', () => {
     expect(n1).toMatchObject({ leader: true, heartbeatAgeMs: 420, load: { cpuPercent: 12.5 } });
     expect(status.nodes.find((n) => n.hostname === 'host-n2')).toMatchObject({ leader: false });
     expect(status.services[0]).toMatchObject({ name: 'web', desired: 2, running: 1, lastError: 'exit 3: no config' });
+  });
+
+  it('removals, scales and deploys asked for without a version retry a conflict with a concurrent write instead of surfacing it', async () => {
+    const { c, call, backend } = setup();
+    const propose = backend.propose.bind(backend);
+    let interfere = 0;
+    // the orchestrator writes the service between the handler's read and its proposal, twice
+    backend.propose = async (cmd) => {
+      if (interfere > 0) {
+        interfere--;
+        const web = c.store.get('service', 'web');
+        if (web) c.log.propose({ op: 'update', kind: 'service', object: { ...web, updateStatus: { state: 'updating', startedAt: '2026-01-01T00:00:00Z', message: 'update in progress' } } });
+        c.settle();
+      }
+      return propose(cmd);
+    };
+    interfere = 2;
+    await call('service.scale', { service: 'web', replicas: 3 });
+    expect(c.store.get('service', 'web')?.spec.mode).toEqual({ kind: 'replicated', replicas: 3 });
+    interfere = 2;
+    await call('service.rm', { service: 'web' });
+    expect(c.store.get('service', 'web')).toBeUndefined();
+    // a change that carries the person's version still says it conflicted
+    const n1 = c.store.get('node', 'n1');
+    await call('node.update', { node: 'n1', version: n1?.meta.version ?? 0, labelsAdd: { a: 'b' } });
+    expect(await codeOf(call('node.update', { node: 'n1', version: n1?.meta.version ?? 0, labelsAdd: { a: 'c' } }))).toBe('version_conflict');
+  });
+
+  it('gives up on a conflict that keeps coming back, and never retries other errors', async () => {
+    let calls = 0;
+    const conflict = (): Promise<never> => {
+      calls++;
+      return Promise.reject(new ShoalError('version_conflict', 'moved'));
+    };
+    await expect(unconditional(conflict)).rejects.toMatchObject({ code: 'version_conflict' });
+    expect(calls).toBe(8);
+    calls = 0;
+    await expect(unconditional(() => (calls++, Promise.reject(new ShoalError('no_leader', 'gone'))))).rejects.toMatchObject({ code: 'no_leader' });
+    expect(calls).toBe(1);
+  });
+
+  it('cluster.status gives the leader\'s Raft view of the members, and asks them for their own figures only when told to', async () => {
+    const { call, backend } = setup();
+    const asked: boolean[] = [];
+    backend.raftView = (reports) => {
+      asked.push(reports);
+      return Promise.resolve({ term: 4, members: [{ id: 1, name: 'host-n1', role: 'voter', reachability: 'leader', match: 9, ...(reports ? { applied: 9 } : {}) }] });
+    };
+    expect(await call('cluster.status', {})).toMatchObject({ term: 4, members: [{ name: 'host-n1', reachability: 'leader' }] });
+    expect(await call('cluster.status', { members: true })).toMatchObject({ members: [{ applied: 9 }] });
+    expect(asked).toEqual([false, true]);
+  });
+
+  it('names each member leader, reachable or unreachable from the leader\'s progress, voters and standbys alike', () => {
+    const rows = memberRows(
+      {
+        leader: 2,
+        conf: { voters: [3, 1, 2], learners: [4] },
+        progress: [
+          { id: 1, match: 10, active: true },
+          { id: 2, match: 12, active: true },
+          { id: 3, match: 4, active: false },
+        ],
+      },
+      (id) => `c${id}`,
+    );
+    expect(rows).toEqual([
+      { id: 1, name: 'c1', role: 'voter', reachability: 'reachable', match: 10 },
+      { id: 2, name: 'c2', role: 'voter', reachability: 'leader', match: 12 },
+      { id: 3, name: 'c3', role: 'voter', reachability: 'unreachable', match: 4 },
+      // a member the leader has no progress for yet has not answered it
+      { id: 4, name: 'c4', role: 'standby', reachability: 'unreachable', match: 0 },
+    ]);
   });
 });
 

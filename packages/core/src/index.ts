@@ -85,6 +85,7 @@ export {
   nodeSubject,
   nodeWildcard,
   nodePermission,
+  nodeLogsSubjects,
   eventsSubject,
   raftSubject,
   parseSubject,
@@ -108,6 +109,7 @@ export { decodeNodeRegister, decodeNodeRegisterReply } from './protocol/registra
 export type { NodeRegister, NodeRegisterReply } from './protocol/registration.js';
 export { decodeHeartbeat } from './protocol/heartbeat.js';
 export type { Heartbeat, HostLoad } from './protocol/heartbeat.js';
+export { decodeMemberReport, type MemberReport } from './protocol/member.js';
 export { decodeLogsRequest, decodeLogsMessage } from './protocol/logs.js';
 export type { LogsRequest, LogsMessage } from './protocol/logs.js';
 export { decodeAssignment, applyAssignment } from './protocol/assignment.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiSubject, eventsSubject, nodePermission, nodeSubject, nodeWildcard, parseSubject } from '@shoal/core';
+import { apiSubject, eventsSubject, nodeLogsSubjects, nodePermission, nodeSubject, nodeWildcard, parseSubject } from '@shoal/core';
 
 describe('NATS subjects', () => {
   it('scopes every subject by cluster', () => {
@@ -17,6 +17,14 @@ describe('NATS subjects', () => {
     }
     expect(() => eventsSubject('c.1')).toThrow(/cluster id "c.1" cannot be part of a subject/);
     expect(() => apiSubject('c1', 'Service.*')).toThrow(/API verb/);
+  });
+
+  it("puts a logs stream's reply and control subjects inside the node's own permission, never in an inbox", () => {
+    const s = nodeLogsSubjects('c1', 'n-7', 'ab12');
+    expect(s).toEqual({ reply: 'shoal.c1.node.n-7.logs.reply.ab12', control: 'shoal.c1.node.n-7.logs.control.ab12' });
+    const mine = nodePermission('c1', 'n-7').slice(0, -1);
+    expect(s.reply.startsWith(mine) && s.control.startsWith(mine)).toBe(true);
+    expect(() => nodeLogsSubjects('c1', 'n-7', 'a.>')).toThrow(expect.objectContaining({ code: 'bad_subject_token' }));
   });
 
   it('parses what it builds and nothing else', () => {

@@ -96,3 +96,20 @@ describe('CheckQuorum', () => {
     expect(c.node(2).status().term).toBe(term + 5);
   });
 });
+
+describe("the leader's view of who answers", () => {
+  it('marks a follower inactive once it has not answered for two CheckQuorum rounds, and active again once it does', () => {
+    const c = new Cluster([1, 2, 3, 4, 5], { checkQuorum: true });
+    c.elect(1);
+    c.tickAll(25);
+    const active = (): Record<number, boolean> => Object.fromEntries(c.node(1).status().progress.map((p) => [p.id, p.active]));
+    expect(active()).toEqual({ 1: true, 2: true, 3: true, 4: true, 5: true });
+    c.isolate(5);
+    c.tickAll(25);
+    expect(c.leader()).toBe(1);
+    expect(active()).toEqual({ 1: true, 2: true, 3: true, 4: true, 5: false });
+    c.heal();
+    c.tickAll(3);
+    expect(active()[5]).toBe(true);
+  });
+});

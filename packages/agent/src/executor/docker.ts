@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { ShoalError, type NetworkAssignment, type TaskAssignment } from '@shoal/core';
+import { FrameReader } from '../logs.js';
 import { hostsFile, splitGatewaySubnet } from './egress.js';
 import { LABEL_CLUSTER, LABEL_EGRESS, LABEL_NETWORK, LABEL_NODE, LABEL_SERVICE, LABEL_SERVICE_ID, LABEL_SPEC_VERSION, LABEL_TASK, containerName } from './labels.js';
 
@@ -399,6 +400,21 @@ export class DockerExecutor {
     } catch (err) {
       const code = statusCode(err);
       if (code !== 304 && code !== 404) throw err;
+    }
+  }
+
+  /** The last line a container wrote (stdout or stderr), for a task's exit report; undefined if none or gone. */
+  async lastLogLine(id: string): Promise<string | undefined> {
+    try {
+      const buf = await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: 1, follow: false });
+      const text = new FrameReader()
+        .push(buf)
+        .map((f) => f.data)
+        .join('');
+      const line = text.trimEnd().split('\n').pop()?.trim();
+      return line ? line.slice(0, 200) : undefined;
+    } catch {
+      return undefined;
     }
   }
 

@@ -3,6 +3,7 @@ import { bootstrapCluster } from '../bootstrap/bootstrap.js';
 import { INVENTORY_EXAMPLE } from '../bootstrap/inventory.js';
 import { removeHost } from '../bootstrap/remove-host.js';
 import type { Io } from '../output.js';
+import { clusterStatusCommand } from './cluster-status.js';
 import { joinTokenCommand } from './join-token.js';
 
 interface Opts {
@@ -19,7 +20,7 @@ ProxyJump, UserKnownHostsFile) and ssh-agent ($SSH_AUTH_SOCK). Host keys are che
 known_hosts (hashed lines too): an unknown key is refused unless --accept-new-host-keys (which
 records it), a changed key always is. A user other than root runs commands through sudo -n.`;
 
-/** `shoal cluster bootstrap | add-host | remove-host | join-token`: a cluster stood up over SSH, and who may join it. */
+/** `shoal cluster bootstrap | add-host | remove-host | join-token | status`: a cluster stood up over SSH, who may join it, and its coordinators. */
 export function clusterCommand(io: Io, setExitCode: (code: number) => void): Command {
   const cluster = new Command('cluster').description('stand a cluster up over SSH, grow and shrink it; its join tokens');
   const common = (cmd: Command): Command =>
@@ -75,5 +76,6 @@ Examples:
     setExitCode(await removeHost({ inventoryFile: o.inventory, sshConfig: o.sshConfig, acceptNewHostKeys: o.acceptNewHostKeys === true, io, tty: tty(), name }));
   });
   cluster.addCommand(joinTokenCommand(io));
+  cluster.addCommand(clusterStatusCommand(io));
   return cluster;
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ShoalError, type Service } from '@shoal/core';
+import { ShoalError, isShoalError, type Service } from '@shoal/core';
 import type { Io } from '../output.js';
 import { addServiceLogs } from './service-logs.js';
 import { applyServiceUpdate, serviceSpecFromFlags, type ServiceFlags, type ServiceUpdateFlags } from '../flags.js';
@@ -132,15 +132,25 @@ export function serviceCommand(io: Io): Command {
     'shoal service update --rollback web',
   ).action(async (ref: string, opts: Target & ServiceUpdateFlags & WaitOptions & { rollback?: boolean }) => {
     await withClient(opts, async (c) => {
-      const current = (await c.call('service.inspect', { service: ref })) as Service;
-      const spec = applyServiceUpdate(current.spec, opts);
-      if (opts.rollback) {
-        if (JSON.stringify(spec) !== JSON.stringify(current.spec)) throw new ShoalError('bad_flag', '--rollback goes with no other change', 'roll back first, then update');
-        if (!current.previousSpec) throw new ShoalError('no_previous_spec', `service ${current.spec.name} has no earlier spec to go back to`, 'it was never updated');
-      } else if (JSON.stringify(spec) === JSON.stringify(current.spec)) {
-        throw new ShoalError('nothing_to_change', `the flags change nothing in service ${current.spec.name}`, 'see shoal service update --help');
+      // The flags apply to the spec as it is; a concurrent write (the orchestrator recording a
+      // rolling update's progress) moves the version: read it again and apply them again.
+      let current: Service;
+      for (let attempt = 1; ; attempt++) {
+        current = (await c.call('service.inspect', { service: ref })) as Service;
+        const spec = applyServiceUpdate(current.spec, opts);
+        if (opts.rollback) {
+          if (JSON.stringify(spec) !== JSON.stringify(current.spec)) throw new ShoalError('bad_flag', '--rollback goes with no other change', 'roll back first, then update');
+          if (!current.previousSpec) throw new ShoalError('no_previous_spec', `service ${current.spec.name} has no earlier spec to go back to`, 'it was never updated');
+        } else if (JSON.stringify(spec) === JSON.stringify(current.spec)) {
+          throw new ShoalError('nothing_to_change', `the flags change nothing in service ${current.spec.name}`, 'see shoal service update --help');
+        }
+        try {
+          await c.call('service.update', { service: current.id, version: current.meta.version, spec, ...(opts.rollback ? { rollback: true } : {}) });
+          break;
+        } catch (err) {
+          if (!isShoalError(err, 'version_conflict') || attempt >= 8) throw err;
+        }
       }
-      await c.call('service.update', { service: current.id, version: current.meta.version, spec, ...(opts.rollback ? { rollback: true } : {}) });
       io.out(`${current.spec.name}\n`);
       if (opts.detach) return;
       // a rolling update: wait until the orchestrator says it is done (or why it stopped)

@@ -5,7 +5,7 @@ import { table, type Io } from '../output.js';
 import { dash, examples, targetOptions, withClient, type Target } from './common.js';
 
 /** What `cluster.status` answers (the leader's view: the store plus heartbeats in its memory). */
-interface NodeStatus {
+export interface NodeStatus {
   hostname: string;
   status: string;
   role: string;
@@ -13,7 +13,18 @@ interface NodeStatus {
   leader: boolean;
   heartbeatAgeMs?: number;
   tasks: { running: number; desired: number };
-  load?: { cpuPercent: number; memoryUsedBytes: number; memoryTotalBytes: number };
+  load?: { cpuPercent: number; memoryUsedBytes: number; memoryTotalBytes: number; containers: number };
+}
+/** A coordinator as the leader's Raft sees it, and as it reports itself when asked. */
+export interface MemberStatus {
+  id: number;
+  name: string;
+  role: 'voter' | 'standby';
+  reachability: 'leader' | 'reachable' | 'unreachable';
+  match: number;
+  term?: number;
+  commit?: number;
+  applied?: number;
 }
 interface ServiceStatus {
   name: string;
@@ -27,17 +38,24 @@ interface ServiceStatus {
 export interface ClusterStatusView {
   index: number;
   leader?: string;
+  term?: number;
+  members?: MemberStatus[];
   nodes: NodeStatus[];
   services: ServiceStatus[];
 }
 
 const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)}G`;
 
+/** A node's load as the table cells `watch` and `node ls --wide` show: cpu, memory, containers. */
+export function loadCells(load: NodeStatus['load']): [string, string, string] {
+  return load ? [`${load.cpuPercent.toFixed(0)}%`, `${gib(load.memoryUsedBytes)}/${gib(load.memoryTotalBytes)}`, String(load.containers)] : ['-', '-', '-'];
+}
+
 /** One screen of `shoal watch`, as plain text (the caller decides how to draw it). */
 export function renderStatus(cluster: string, s: ClusterStatusView, now: Date): string {
   const head = `shoal watch — cluster ${cluster}, leader on ${s.leader ?? '?'}, store index ${s.index}, ${now.toISOString().slice(11, 19)} (q to quit)\n\n`;
   const nodes = table(
-    ['node', 'status', 'role', 'availability', 'leader', 'heartbeat', 'tasks', 'cpu', 'memory'],
+    ['node', 'status', 'role', 'availability', 'leader', 'heartbeat', 'tasks', 'cpu', 'memory', 'containers'],
     [...s.nodes]
       .sort((a, b) => a.hostname.localeCompare(b.hostname))
       .map((n) => [
@@ -48,8 +66,7 @@ export function renderStatus(cluster: string, s: ClusterStatusView, now: Date): 
         n.leader ? '*' : '',
         n.heartbeatAgeMs === undefined ? '-' : `${(n.heartbeatAgeMs / 1000).toFixed(1)}s ago`,
         `${n.tasks.running}/${n.tasks.desired}`,
-        n.load ? `${n.load.cpuPercent.toFixed(0)}%` : '-',
-        n.load ? `${gib(n.load.memoryUsedBytes)}/${gib(n.load.memoryTotalBytes)}` : '-',
+        ...loadCells(n.load),
       ]),
   );
   const services = table(

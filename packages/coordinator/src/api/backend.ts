@@ -1,4 +1,5 @@
 import type { NodeLiveness } from '../dispatcher/dispatcher.js';
+import type { RaftView } from './cluster-status.js';
 import type { EventRing } from '../events/ring.js';
 import type { Command } from '../store/commands.js';
 import type { AppliedRequest, RequestTag } from '../store/requests.js';
@@ -23,6 +24,8 @@ export interface ApiBackend extends MembershipBackend {
   liveness?(): ReadonlyMap<string, NodeLiveness>;
   /** The host this coordinator runs on, so `cluster.status` can mark the leader's node. */
   hostname?: string;
+  /** The leader's Raft members; with `reports`, each member asked for its own term and applied index. */
+  raftView?(reports: boolean): Promise<RaftView | undefined>;
   /** Recent events, for `events.since`. */
   events?: EventRing;
 }

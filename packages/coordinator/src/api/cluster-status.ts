@@ -28,11 +28,46 @@ export interface ServiceStatusRow {
   lastError?: string;
 }
 
+/** One coordinator as the leader's Raft sees it (Docker's MANAGER STATUS), and as it reports itself. */
+export interface MemberRow {
+  id: number;
+  name: string;
+  /** voter: counts for a majority; standby: a Raft learner. */
+  role: 'voter' | 'standby';
+  /** The leader itself, or whether the leader heard from it within the last one or two election timeouts. */
+  reachability: 'leader' | 'reachable' | 'unreachable';
+  /** The last Raft index the leader knows the member holds. */
+  match: number;
+  /** What the member reports of itself, when asked (`cluster status`) and it answered within a second. */
+  term?: number;
+  commit?: number;
+  applied?: number;
+}
+
+/** The leader's Raft, as far as `cluster status` and `node ls` show it. */
+export interface RaftView {
+  term: number;
+  members: MemberRow[];
+}
+
 export interface ClusterStatus {
   index: number;
   leader?: string;
+  /** Absent on a coordinator that is not leading (it cannot say who is reachable). */
+  term?: number;
+  members?: MemberRow[];
   nodes: NodeStatusRow[];
   services: ServiceStatusRow[];
+}
+
+/** The leader's Raft status (voters, standbys, progress) as member rows; names from the member directory. */
+export function memberRows(raft: { leader: number; conf: { voters: readonly number[]; learners: readonly number[] }; progress: readonly { id: number; match: number; active: boolean }[] }, name: (id: number) => string): MemberRow[] {
+  const progress = new Map(raft.progress.map((p) => [p.id, p]));
+  const row = (id: number, role: MemberRow['role']): MemberRow => {
+    const p = progress.get(id);
+    return { id, name: name(id), role, reachability: id === raft.leader ? 'leader' : p?.active ? 'reachable' : 'unreachable', match: p?.match ?? 0 };
+  };
+  return [...[...raft.conf.voters].map((id) => row(id, 'voter')), ...[...raft.conf.learners].map((id) => row(id, 'standby'))].sort((a, b) => a.id - b.id);
 }
 
 const wanted = (t: Task): boolean => t.desiredState === 'running' && !isTerminalTaskState(t.status.state);
@@ -63,7 +98,7 @@ function serviceRow(store: Store, s: Service): ServiceStatusRow {
 }
 
 /** What `shoal watch` shows: the store, plus what only the leader holds in memory. */
-export function clusterStatus(store: Store, liveness: ReadonlyMap<string, NodeLiveness>, leaderHost: string | undefined): ClusterStatus {
+export function clusterStatus(store: Store, liveness: ReadonlyMap<string, NodeLiveness>, leaderHost: string | undefined, raft?: RaftView): ClusterStatus {
   const nodes = store.list('node').map((n): NodeStatusRow => {
     const tasks = store.tasksOnNode(n.id);
     const live = liveness.get(n.id);
@@ -79,5 +114,11 @@ export function clusterStatus(store: Store, liveness: ReadonlyMap<string, NodeLi
       ...(live?.load ? { load: live.load } : {}),
     };
   });
-  return { index: store.index, ...(leaderHost !== undefined ? { leader: leaderHost } : {}), nodes, services: store.list('service').map((s) => serviceRow(store, s)) };
+  return {
+    index: store.index,
+    ...(leaderHost !== undefined ? { leader: leaderHost } : {}),
+    ...(raft ? { term: raft.term, members: raft.members } : {}),
+    nodes,
+    services: store.list('service').map((s) => serviceRow(store, s)),
+  };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   ShoalError,
+  isShoalError,
   cidrsOverlap,
   isRetriableWrite,
   networkSpecProblems,
@@ -35,6 +36,24 @@ function checkUpdate(store: Store, s: Service, spec: ServiceSpec): void {
   if (problems.length > 0) refuse('bad_service', problems, `service ${s.spec.name} cannot be updated`);
   if (spec.name !== s.spec.name) throw new ShoalError('rename_not_supported', `service ${s.spec.name} cannot be renamed to ${spec.name}`, 'create a new service under the new name, then remove this one');
   for (const n of spec.networks) findNetwork(store, n.target);
+}
+
+/** How often a change asked for without a version is computed again after a concurrent write. */
+const CONFLICT_ATTEMPTS = 8;
+
+/**
+ * Runs a change the person asked for without a version (a removal, a scale, a deploy) again when
+ * a concurrent write (the orchestrator's update status, a task report) moved an object it read:
+ * the conflict is the coordinator's to resolve, and `fn` reads the store afresh each time.
+ */
+export async function unconditional<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isShoalError(err, 'version_conflict') || attempt >= CONFLICT_ATTEMPTS) throw err;
+    }
+  }
 }
 
 function remove(kind: 'service' | 'network', id: string, version: number): ObjectCommand {
@@ -147,7 +166,7 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
     case 'cluster.tokens':
       return clusterTokens(b, req.body.rotate, key);
     case 'cluster.status':
-      return clusterStatus(store, b.liveness?.() ?? new Map(), b.hostname);
+      return clusterStatus(store, b.liveness?.() ?? new Map(), b.hostname, await b.raftView?.(req.body.members === true));
     case 'events.since': {
       if (!b.events) throw new ShoalError('not_supported', 'this coordinator keeps no events', 'ask the leader');
       return b.events.query(req.body);
@@ -190,7 +209,10 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       const users = store.list('service').filter((s) => s.spec.networks.some((x) => x.target === n.spec.name)).map((s) => s.spec.name);
       if (users.length > 0) throw new ShoalError('network_in_use', `network ${n.spec.name} is in use by ${users.join(', ')}`, 'remove or disconnect those services first');
       await networksReleased(store, [n.id]);
-      return b.propose({ op: 'delete', kind: 'network', id: n.id, version: n.meta.version }, { key, answer: { id: n.id } });
+      return unconditional(() => {
+        const now = findNetwork(store, n.id);
+        return b.propose({ op: 'delete', kind: 'network', id: now.id, version: now.meta.version }, { key, answer: { id: n.id } });
+      });
     }
     case 'service.create': {
       const cmd = serviceCreate(store, req.body.spec);
@@ -206,15 +228,17 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       return findService(store, req.body.service);
     case 'service.ps':
       return tasksOf(store, findService(store, req.body.service));
-    case 'service.scale': {
-      const s = findService(store, req.body.service);
-      if (s.spec.mode.kind !== 'replicated') throw new ShoalError('not_replicated', `service ${s.spec.name} is global: it runs one task per node`, 'only replicated services scale');
-      return b.propose({ op: 'update', kind: 'service', object: { ...s, spec: { ...s.spec, mode: { kind: 'replicated', replicas: req.body.replicas } } } }, { key, answer: { id: s.id, replicas: req.body.replicas } });
-    }
-    case 'service.rm': {
-      const s = findService(store, req.body.service);
-      return b.propose({ op: 'delete', kind: 'service', id: s.id, version: s.meta.version }, { key, answer: { id: s.id } });
-    }
+    case 'service.scale':
+      return unconditional(() => {
+        const s = findService(store, req.body.service);
+        if (s.spec.mode.kind !== 'replicated') throw new ShoalError('not_replicated', `service ${s.spec.name} is global: it runs one task per node`, 'only replicated services scale');
+        return b.propose({ op: 'update', kind: 'service', object: { ...s, spec: { ...s.spec, mode: { kind: 'replicated', replicas: req.body.replicas } } } }, { key, answer: { id: s.id, replicas: req.body.replicas } });
+      });
+    case 'service.rm':
+      return unconditional(() => {
+        const s = findService(store, req.body.service);
+        return b.propose({ op: 'delete', kind: 'service', id: s.id, version: s.meta.version }, { key, answer: { id: s.id } });
+      });
     case 'stack.ls': {
       const stacks = new Map<string, number>();
       for (const s of store.list('service')) if (s.stack) stacks.set(s.stack, (stacks.get(s.stack) ?? 0) + 1);
@@ -227,38 +251,45 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       const networks = store.networksOfStack(req.body.stack);
       if (services.length === 0 && networks.length === 0) throw new ShoalError('no_such_stack', `there is no stack ${req.body.stack}`, 'see shoal stack ls');
       const answer = { services: services.length, networks: networks.length };
-      const removeServices: BatchCommand = { op: 'batch', commands: services.map((s) => remove('service', s.id, s.meta.version)) };
-      if (networks.length === 0) return b.propose(removeServices, { key, answer });
-      if (services.length > 0) await b.propose(removeServices);
+      const removeServices = (): BatchCommand => ({ op: 'batch', commands: store.servicesOfStack(req.body.stack).map((s) => remove('service', s.id, s.meta.version)) });
+      // the request rides on the last entry: sent again halfway, it does what is left
+      if (networks.length === 0) return unconditional(() => b.propose(removeServices(), { key, answer }));
+      await unconditional(async () => {
+        const batch = removeServices();
+        if (batch.commands.length > 0) await b.propose(batch);
+      });
       // networks go once their services' tasks have let go of their addresses (read again after
       // the wait: their versions may have moved meanwhile)
       await networksReleased(store, networks.map((n) => n.id));
-      const left = store.networksOfStack(req.body.stack);
-      if (left.length > 0) return b.propose({ op: 'batch', commands: left.map((n) => remove('network', n.id, n.meta.version)) }, { key, answer });
-      return answer;
+      return unconditional(async () => {
+        const left = store.networksOfStack(req.body.stack);
+        return left.length > 0 ? b.propose({ op: 'batch', commands: left.map((n) => remove('network', n.id, n.meta.version)) }, { key, answer }) : answer;
+      });
     }
-    case 'stack.deploy': {
-      const spec = req.body.spec;
-      const current = { services: store.servicesOfStack(spec.name).map((s) => s.spec), networks: store.networksOfStack(spec.name).map((n) => n.spec) };
-      const plan = planStackDeploy(current, spec, req.body.prune === undefined ? {} : { prune: req.body.prune });
-      for (const name of plan.requireNetworks) if (!store.networkByName(name)) plan.problems.push(`external network ${name} does not exist`);
-      plan.problems.push(...stackSpecProblems(spec, store));
-      if (plan.problems.length > 0) throw new ShoalError('bad_stack', `stack ${spec.name} cannot be deployed: ${plan.problems.join('; ')}`, 'fix the stack file; nothing was changed');
-      // one Raft entry: the whole deploy applies, or none of it does
-      const commands: ObjectCommand[] = [];
-      for (const n of plan.createNetworks) commands.push(networkCreate(store, n, spec.name));
-      for (const s of plan.createServices) commands.push(serviceCreate(store, s, spec.name));
-      for (const s of plan.updateServices) {
-        const cur = findService(store, s.name);
-        commands.push({ op: 'update', kind: 'service', object: { ...cur, spec: s } });
-      }
-      for (const name of plan.removeServices) {
-        const cur = findService(store, name);
-        commands.push({ op: 'delete', kind: 'service', id: cur.id, version: cur.meta.version });
-      }
-      const answer = { created: plan.createServices.map((s) => s.name), updated: plan.updateServices.map((s) => s.name), unchanged: plan.unchangedServices, removed: plan.removeServices, networks: plan.createNetworks.map((n) => n.name) };
-      return commands.length > 0 ? b.propose({ op: 'batch', commands }, { key, answer }) : answer;
-    }
+    case 'stack.deploy':
+      // a conflict applied nothing (one entry): plan again from the store as it is now
+      return unconditional(async () => {
+        const spec = req.body.spec;
+        const current = { services: store.servicesOfStack(spec.name).map((s) => s.spec), networks: store.networksOfStack(spec.name).map((n) => n.spec) };
+        const plan = planStackDeploy(current, spec, req.body.prune === undefined ? {} : { prune: req.body.prune });
+        for (const name of plan.requireNetworks) if (!store.networkByName(name)) plan.problems.push(`external network ${name} does not exist`);
+        plan.problems.push(...stackSpecProblems(spec, store));
+        if (plan.problems.length > 0) throw new ShoalError('bad_stack', `stack ${spec.name} cannot be deployed: ${plan.problems.join('; ')}`, 'fix the stack file; nothing was changed');
+        // one Raft entry: the whole deploy applies, or none of it does
+        const commands: ObjectCommand[] = [];
+        for (const n of plan.createNetworks) commands.push(networkCreate(store, n, spec.name));
+        for (const s of plan.createServices) commands.push(serviceCreate(store, s, spec.name));
+        for (const s of plan.updateServices) {
+          const cur = findService(store, s.name);
+          commands.push({ op: 'update', kind: 'service', object: { ...cur, spec: s } });
+        }
+        for (const name of plan.removeServices) {
+          const cur = findService(store, name);
+          commands.push({ op: 'delete', kind: 'service', id: cur.id, version: cur.meta.version });
+        }
+        const answer = { created: plan.createServices.map((s) => s.name), updated: plan.updateServices.map((s) => s.name), unchanged: plan.unchangedServices, removed: plan.removeServices, networks: plan.createNetworks.map((n) => n.name) };
+        return commands.length > 0 ? b.propose({ op: 'batch', commands }, { key, answer }) : answer;
+      });
     case 'node.promote':
       return promoteCoordinator(b, req.body.node);
     case 'node.demote':

@@ -20,6 +20,8 @@ export function storeDigest(store: Store): string {
 }
 
 export interface CoordinatorStatus {
+  /** The protocol version, as on every message: cluster status reads this with core's MemberReport schema. */
+  v: number;
   id: number;
   name: string;
   role: string;

@@ -24,7 +24,8 @@ const none = z.object({}).strict();
 export const ApiRequestSchema = z.discriminatedUnion('verb', [
   req('cluster.info', none),
   req('cluster.tokens', z.object({ rotate: z.enum(['worker', 'manager']).optional() }).strict()),
-  req('cluster.status', none),
+  /** `members`: ask every coordinator for its own term and applied index too (each up to a second). */
+  req('cluster.status', z.object({ members: z.boolean().optional() }).strict()),
   req(
     'events.since',
     z

@@ -2,11 +2,15 @@ import { z } from 'zod';
 import { IdSchema } from '../model/common.js';
 import { PROTOCOL_VERSION, decodeWith } from './decode.js';
 
-/** What a host is using: CPU over the last period, and memory, as read from /proc. */
+/**
+ * What a host is using: CPU over the last period, and memory, as read from /proc; and how many
+ * of Shoal's containers it runs (as the agent last saw them).
+ */
 export const HostLoadSchema = z.object({
   cpuPercent: z.number().min(0).max(100),
   memoryUsedBytes: z.number().int().nonnegative(),
   memoryTotalBytes: z.number().int().nonnegative(),
+  containers: z.number().int().nonnegative(),
 });
 export type HostLoad = z.infer<typeof HostLoadSchema>;
 

@@ -4,7 +4,7 @@ import { PROTOCOL_VERSION, decodeWith } from './decode.js';
 
 /**
  * CLI → a task's agent, on that node's `logs` subject, with a reply subject the agent streams
- * chunks to. A follow ends when the CLI says stop on `control`, or stops pinging it: a CLI that
+ * chunks to (see nodeLogsSubjects: both under the node's own subjects). A follow ends when the CLI says stop on `control`, or stops pinging it: a CLI that
  * was killed must not leave an agent streaming into nothing.
  */
 export const LogsRequestSchema = z.object({
@@ -22,6 +22,8 @@ export const LogsRequestSchema = z.object({
 export type LogsRequest = z.infer<typeof LogsRequestSchema>;
 
 export const LogsMessageSchema = z.discriminatedUnion('kind', [
+  /** The agent found the task's container and starts streaming: the CLI knows the node answers. */
+  z.object({ v: z.literal(PROTOCOL_VERSION), kind: z.literal('logs.open'), taskId: IdSchema }),
   z.object({ v: z.literal(PROTOCOL_VERSION), kind: z.literal('logs.chunk'), taskId: IdSchema, stream: z.enum(['stdout', 'stderr']), data: z.string() }),
   z.object({ v: z.literal(PROTOCOL_VERSION), kind: z.literal('logs.end'), taskId: IdSchema, error: z.string().optional() }),
 ]);

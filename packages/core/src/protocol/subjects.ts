@@ -49,6 +49,19 @@ export function nodePermission(cluster: string, nodeId: string): string {
   return `shoal.${token('cluster id', cluster)}.node.${token('node id', nodeId)}.>`;
 }
 
+/**
+ * Where one `service logs` stream of a node flows: the agent answers on `reply` and listens on
+ * `control` for a follower's pings and stop. Both sit under the node's own subjects, which its
+ * NATS user may publish and subscribe to, so the agent needs no right on anyone's `_INBOX`.
+ * (nats-server's `allow_responses` would let it answer an inbox, but its permission counts from
+ * the request and is not renewed by traffic: a follow outliving `expires` would be cut off.)
+ */
+export function nodeLogsSubjects(cluster: string, nodeId: string, stream: string): { reply: string; control: string } {
+  const base = `shoal.${token('cluster id', cluster)}.node.${token('node id', nodeId)}.logs`;
+  const id = token('logs stream id', stream);
+  return { reply: `${base}.reply.${id}`, control: `${base}.control.${id}` };
+}
+
 export function eventsSubject(cluster: string): string {
   return `shoal.${token('cluster id', cluster)}.events`;
 }

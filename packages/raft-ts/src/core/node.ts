@@ -29,6 +29,8 @@ export interface FollowerStatus {
   readonly next: number;
   readonly state: ProgressState;
   readonly isLearner: boolean;
+  /** Heard from within the last one or two election timeouts (the leader itself: always). */
+  readonly active: boolean;
 }
 
 export interface Status {
@@ -208,7 +210,7 @@ export class RaftNode {
     const progress: FollowerStatus[] = [];
     if (r.role === 'leader') {
       for (const [id, pr] of r.tracker.progress) {
-        progress.push({ id, match: pr.match, next: pr.next, state: pr.state, isLearner: pr.isLearner });
+        progress.push({ id, match: pr.match, next: pr.next, state: pr.state, isLearner: pr.isLearner, active: id === r.id || pr.recentActive || pr.wasActive });
       }
     }
     return {

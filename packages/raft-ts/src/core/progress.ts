@@ -18,6 +18,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
+  /** Heard from in the round before: with recentActive, whether it answered within the last one or two election timeouts. */
+  wasActive = false;
   isLearner: boolean;
   /** In snapshot state: the snapshot being sent and the next byte to send. */
   snapshot: Snapshot | undefined;

@@ -288,7 +288,10 @@ export class Raft {
           this.becomeFollower(this.term, NONE);
           return;
         }
-        for (const [id, pr] of this.tracker.progress) pr.recentActive = id === this.id;
+        for (const [id, pr] of this.tracker.progress) {
+          pr.wasActive = pr.recentActive;
+          pr.recentActive = id === this.id;
+        }
       }
       // A transfer that did not finish within an election timeout is abandoned.
       this.leadTransferee = NONE;

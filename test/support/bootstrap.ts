@@ -5,6 +5,9 @@ import { ApiClient, clusterTarget } from '@shoal/cli';
 import { LabNames, type Lab } from '@shoal/lab';
 import { shoal, type CliResult } from './cli.js';
 
+// What the tests of `shoal cluster bootstrap` share: a scratch folder with the lab's ssh config,
+// inventories and the CLI's own config, and a look at the daemons a host runs.
+
 export interface HostLine {
   name: string;
   role: 'coordinator' | 'worker';
@@ -68,3 +71,19 @@ export class Workspace {
     }
   }
 }
+
+/** What Shoal runs on a host: daemon pids by service name (none: not installed). */
+export async function pids(lab: Lab, host: string): Promise<Record<string, string>> {
+  const r = await lab.exec(host, ['sh', '-c', 'for f in /run/shoal/*.pid; do [ -f "$f" ] && echo "$(basename $f) $(cat $f)"; done; true']);
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
+}
+
+export const fileExists = async (lab: Lab, host: string, path: string): Promise<boolean> => (await lab.exec(host, ['test', '-e', path])).code === 0;
+export const show = (r: CliResult): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
