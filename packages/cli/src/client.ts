@@ -1,7 +1,7 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { configPath, loadConfig, pickContext } from './config.js';
-import { ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, isWriteVerb, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
+import { NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS, ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, isWriteVerb, orderNatsServers, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
 
 /**
  * How long one try of a request waits for its answer before it is sent again. A coordinator
@@ -51,16 +51,6 @@ export async function clusterTarget(opts: TargetOptions, env: NodeJS.ProcessEnv 
 /** How long the CLI waits for one NATS server to answer its connect before it tries the next. */
 export const CONNECT_TIMEOUT_MS = 1500;
 
-/** A copy of the list in random order (Fisher–Yates). */
-export function shuffled<T>(items: readonly T[], random: (n: number) => number = randomInt): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = random(i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
-}
-
 /** One connection to the cluster's API for the life of a command. */
 export class ApiClient {
   private constructor(
@@ -70,13 +60,17 @@ export class ApiClient {
 
   static async open(target: ClusterTarget): Promise<ApiClient> {
     // One cut host must not cost the command more than a dial's time: each server is tried once,
-    // in a shuffled order (so no server is always first), each for CONNECT_TIMEOUT_MS.
-    const servers = shuffled(target.natsUrl.split(','));
+    // in a shuffled order (so no server is always first; one on this host first), each for
+    // CONNECT_TIMEOUT_MS. A long command (watch, logs -f) notices its server's death as the
+    // daemons do, by missed pings, and moves to another.
+    const servers = orderNatsServers(target.natsUrl.split(','), []);
     try {
       return new ApiClient(await connect({
           servers,
           noRandomize: true,
           timeout: CONNECT_TIMEOUT_MS,
+          pingInterval: NATS_PING_INTERVAL_MS,
+          maxPingOut: NATS_MAX_PINGS_OUT,
           name: 'shoal-cli',
           ...(target.user !== undefined ? { user: target.user, pass: target.password ?? '' } : {}),
         }), target.cluster);
