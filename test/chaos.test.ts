@@ -49,6 +49,13 @@ describe('npm run chaos', () => {
       ['ok', "every host's DNS ⇔ store"],
       ['ok', 'kernel FDB and neighbours ⇔ store'],
     ]);
+    // disruption, measured around every fault while the round ran: none on the hosts not faulted
+    const during = r.out.split('\n').filter((l) => l.includes('check during the run:'));
+    expect(during.map((l) => /check during the run: (\S+)\s+(.*?) —/.exec(l)?.slice(1))).toEqual([
+      ['ok', 'no collateral restarts (containers on hosts not faulted kept running)'],
+      ['ok', "no gap in live tasks' names (canary replicas on healthy hosts, from every healthy host)"],
+      ['ok', 'writes never unavailable longer than an election + 2 s (3 s)'],
+    ]);
     expect(r.out).not.toMatch(/FAIL/);
     expect(r.code, r.out.slice(-3000)).toBe(0);
     const result = JSON.parse(await readFile(`${LOGS}chaos-result.json`, 'utf8')) as { seed: number; failed: boolean; faults: Record<string, number> };

@@ -2,9 +2,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '@shoal/cli';
 import { shoal } from './support/cli.js';
 import { CoordinatorCluster } from './support/coordinators.js';
 import { eventually } from './support/net.js';
+import { testService } from './support/specs.js';
 
 // Three coordinator PROCESSES (the built shoal-coordinator) on loopback, Raft over TCP, the API
 // over a real nats-server. No agents and no lab: this is the control plane's own durability,
@@ -180,6 +182,49 @@ describe('three shoal-coordinator processes', () => {
     c.restart(old);
     const [s] = await c.converged(FOUNDERS);
     expect(s?.counts.services).toBe(before.length);
+  });
+
+  it('kill -9 of the leader with writes in flight: each is answered ok and applied exactly once, no leader_changed', async () => {
+    const client = await ApiClient.open({ natsUrl: c.nats.url, cluster: CLUSTER });
+    const nc = c.nc;
+    if (!nc) throw new Error('not started');
+    try {
+      const old = await c.leader(FOUNDERS);
+      const before = body<ServiceRow[]>(await c.api('service.ls', {})).length;
+      const names = Array.from({ length: 24 }, (_, i) => `burst-${old}-${i}`);
+      // the leader dies as the first of the burst is applied: the others are then at every
+      // stage, not yet forwarded, proposed, committed but not answered, answered
+      let killed: Promise<unknown> | undefined;
+      const events = nc.subscribe(`shoal.${CLUSTER}.events`, {
+        callback: (_err, m) => {
+          if (!killed && new TextDecoder().decode(m.data).includes(`burst-${old}-`)) killed = c.kill(old, 'SIGKILL');
+        },
+      });
+      const burst = names.map((name) => client.call('service.create', { spec: testService('x', name, 1, []).spec }).then((r) => r as { id: string }));
+      // and a person's command, sent as the leader dies
+      const cli = shoal(['service', 'create', '-d', '--name', `cli-${old}`, ...target(), 'shoal/busybox', 'sleep', '1d']);
+      const answers = await Promise.all(burst);
+      const printed = await cli;
+      events.unsubscribe();
+      await killed;
+      expect(killed, 'the leader was killed during the burst').toBeDefined();
+      expect(c.running(old)).toBe(false);
+      expect(printed.stderr).not.toContain('leader');
+      expect(printed.code, printed.stderr).toBe(0);
+
+      const leader = await c.leader(others(old));
+      const services = body<ServiceRow[]>(await c.api('service.ls', {}, leader));
+      // exactly once: one service per request, under the id its answer gave
+      for (const [i, name] of names.entries()) expect(services.filter((s) => s.name === name).map((s) => s.id), name).toEqual([answers[i]?.id]);
+      expect(services.filter((s) => s.name === `cli-${old}`).map((s) => s.id)).toEqual([printed.stdout.trim()]);
+      expect(services.length).toBe(before + names.length + 1);
+      // the old leader comes back as a follower with the same store
+      c.restart(old);
+      const all = await c.converged(FOUNDERS);
+      expect(new Set(all.map((s) => s.digest)).size).toBe(1);
+    } finally {
+      await client.close();
+    }
   });
 
   it('SIGTERM stops each member cleanly, and after all three restart every store is identical', async () => {

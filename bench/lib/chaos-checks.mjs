@@ -2,7 +2,8 @@
 // every host's Docker, every host's kernel (overlay sandboxes' FDB and neighbour tables) and
 // every host's resolver as a container there sees it. Each check returns { name, ok, detail }.
 import { macForAddress } from '@shoal/core';
-import { containerPid, resolve, resolverOf } from './probe.mjs';
+import { ApiClient } from '@shoal/cli';
+import { containerPid, containerStarts, nameGaps, resolve, resolverOf, restartedBetween, streamNames } from './probe.mjs';
 
 const ENDED = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned']);
 const plain = (a) => a.split('/')[0];
@@ -224,3 +225,223 @@ export function safetyChecks(o) {
 export async function finalChecks(o, cluster) {
   return [coordinatorsAgree(o, { strict: true }), nodesReady(o), servicesConverge(o), nothingHeldTwice(o), containersMatchTasks(o, { strict: true }), await dnsMatchesStore(o, cluster), kernelMatchesStore(o)];
 }
+
+// ---- disruption, measured while faults run ----
+//
+// Around every fault: the live containers (the store's running tasks, from every host's Docker,
+// with their start times) just before it and just before the next one; the names of the canary
+// stack's replicas as a canary_watch container on each healthy host resolves them, every 100 ms;
+// and writes, tried all along on each coordinator's NATS server. See Disruption.
+
+/** Raft's election timeout is drawn from [electionMs, 2 × electionMs): 1 s at the default 500 ms. */
+export const ELECTION_MS = 1000;
+/** Writes may be refused for an election plus this, no longer. */
+export const WRITE_GAP_MAX_MS = ELECTION_MS + 2000;
+
+/** The canary stack: replicas whose names are watched, a watcher per host, a service writes scale. */
+export const CANARY_COMPOSE = `services:
+  app:
+    image: shoal/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; nc -ll -p 7000 -e hostname & wait"]
+    networks: [net]
+    deploy:
+      replicas: 6
+      endpoint_mode: dnsrr
+  watch:
+    image: shoal/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
+    networks: [net]
+    deploy:
+      mode: global
+      endpoint_mode: dnsrr
+  probe:
+    image: shoal/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
+    networks: [net]
+    deploy:
+      replicas: 0
+      endpoint_mode: dnsrr
+networks:
+  net:
+    driver: overlay
+`;
+
+/**
+ * What the cluster runs now: the store's running tasks, and the containers that are theirs on
+ * their own node (id → { host, started, service, task }), with the canary replicas' addresses.
+ */
+export async function liveSnapshot(cluster) {
+  const t = Date.now();
+  const tasks = [];
+  for (const s of await cluster.api('service.ls', {}, { timeoutMs: 10_000 })) {
+    try {
+      for (const x of await cluster.api('service.ps', { service: s.name }, { timeoutMs: 10_000 })) tasks.push({ ...x, service: s.name });
+    } catch (err) {
+      if (err.code !== 'no_such_service') throw err;
+    }
+  }
+  const running = tasks.filter((x) => x.desired === 'running' && x.state === 'running' && x.node);
+  const live = new Set(running.map((x) => `${x.id} ${x.node}`));
+  const containers = await containerStarts(cluster.lab, cluster.hosts, `label=io.shoal.cluster=${cluster.cluster}`);
+  for (const [id, c] of containers) if (!live.has(`${c.task} ${c.host}`)) containers.delete(id);
+  const canary = running.filter((x) => x.service === 'canary_app').map((x) => ({ node: x.node, address: plain(x.addresses[0] ?? '') }));
+  return { t, containers, canary };
+}
+
+/**
+ * The disruption each fault causes. Before a fault: open(fault, faultedHosts) (snapshot, and the
+ * hosts whose watcher sees every canary replica of the healthy hosts: the judges). Its window
+ * ends when the next one opens (or at close()): then the containers of healthy hosts that ran
+ * before and are gone or started again (collateral restarts; services the client scaled or
+ * removed meanwhile are left out), the longest gap in the healthy hosts' canary names as each
+ * judge saw them, and the longest time between two accepted writes.
+ */
+export class Disruption {
+  windows = [];
+  touched = []; // { t, service } the client changed
+  writes = []; // Date.now() of each accepted write
+  #watchers = new Map(); // host → { pid, stream, rounds }
+  #open;
+
+  constructor(cluster, { say, until }) {
+    this.cluster = cluster;
+    this.say = say;
+    this.until = until;
+  }
+
+  touch(service) {
+    this.touched.push({ t: Date.now(), service });
+  }
+
+  /** A name watcher in each host's canary_watch container, started again when that container changed. */
+  async #ensureWatchers(maxMs) {
+    for (const h of this.cluster.hosts) {
+      const pid = await containerPid(this.cluster.lab, h, 'io.shoal.service.name=canary_watch').catch(() => undefined);
+      const w = this.#watchers.get(h);
+      if (w && w.pid === pid && w.stream.running()) continue;
+      await w?.stream.stop();
+      if (!pid) {
+        this.#watchers.delete(h);
+        continue;
+      }
+      const resolver = await resolverOf(pid).catch(() => undefined);
+      if (!resolver) continue;
+      const rounds = w?.rounds ?? [];
+      this.#watchers.set(h, { pid, rounds, stream: streamNames(pid, resolver, 'tasks.canary_app', { maxMs, rounds }) });
+    }
+  }
+
+  /** Opens the window of a fault about to be injected on `faulted` (hosts; [] for a coordinator kill). */
+  async open(fault, faulted, { maxMs }) {
+    let snap;
+    try {
+      snap = await liveSnapshot(this.cluster);
+    } catch (err) {
+      this.say(`disruption: no snapshot before ${fault} (${err.message}): this window is not measured for restarts`);
+    }
+    this.#close(snap);
+    await this.#ensureWatchers(maxMs);
+    const healthy = this.cluster.hosts.filter((h) => !faulted.includes(h));
+    const live = snap ? snap.canary.filter((c) => healthy.includes(c.node)).map((c) => c.address) : [];
+    // judges: healthy hosts whose watcher sees every live replica right now (a host whose agent
+    // just came back may not yet; it judges the next window)
+    const judges = [];
+    await this.until('a name watcher to see every live canary', () => {
+      for (const h of healthy) {
+        const w = this.#watchers.get(h);
+        // a round started in the last 5 s (on a loaded machine its answer comes late)
+        const last = w?.rounds.filter((r) => r.t > Date.now() - 5000).at(-1);
+        if (!judges.includes(h) && last && live.every((a) => last.a?.includes(a))) judges.push(h);
+      }
+      return judges.length === healthy.filter((h) => this.#watchers.has(h)).length ? true : undefined;
+    }, 20_000, 200).catch(() => undefined);
+    this.#open = { fault, faulted, t0: Date.now(), before: snap, live, judges };
+  }
+
+  /** Ends the last window (after the final convergence). */
+  async close() {
+    let snap;
+    try {
+      snap = await liveSnapshot(this.cluster);
+    } catch {
+      // the last window then is not measured for restarts
+    }
+    this.#close(snap);
+    for (const w of this.#watchers.values()) await w.stream.stop();
+  }
+
+  #close(next) {
+    const w = this.#open;
+    this.#open = undefined;
+    if (!w) return;
+    w.tEnd = next?.t ?? Date.now();
+    if (w.before && next) {
+      const touched = new Set(this.touched.filter((x) => x.t >= w.before.t - 25_000 && x.t <= w.tEnd).map((x) => x.service));
+      const healthyBefore = new Map([...w.before.containers].filter(([, c]) => !w.faulted.includes(c.host)));
+      w.collateral = restartedBetween(healthyBefore, next.containers, { except: (_id, c) => touched.has(c.service) || c.service === 'canary_probe' });
+    }
+    w.gap = { ms: 0 };
+    for (const h of w.judges) {
+      const g = nameGaps(this.#watchers.get(h)?.rounds ?? [], w.live, w.t0, w.tEnd);
+      if (g.ms > w.gap.ms) w.gap = { ...g, judge: h };
+    }
+    const ok = this.writes.filter((t) => t <= w.tEnd);
+    let writeGap = 0;
+    for (let i = 1; i < ok.length; i++) if (ok[i] > w.t0) writeGap = Math.max(writeGap, ok[i] - ok[i - 1]);
+    const lastOk = ok.at(-1);
+    if (lastOk === undefined || lastOk < w.tEnd) writeGap = Math.max(writeGap, w.tEnd - Math.max(lastOk ?? w.t0, w.t0));
+    w.writeGapMs = writeGap;
+    this.windows.push(w);
+    this.say(`disruption of ${w.fault}: ${w.collateral ? `${w.collateral.length} collateral restart(s)${w.collateral.length ? ` (${w.collateral.map((c) => `${c.id.slice(0, 12)} (${c.service}) on ${c.host} ${c.how}`).slice(0, 4).join(', ')})` : ''}` : 'restarts not measured'}; longest name gap ${w.gap.ms} ms${w.gap.address ? ` (${w.gap.address} from ${w.gap.judge})` : ''} (${w.live.length} live replicas, judged from ${w.judges.join(',') || 'no host'}); longest between accepted writes ${(w.writeGapMs / 1000).toFixed(1)} s`);
+    // rounds before this window are no longer needed
+    for (const x of this.#watchers.values()) {
+      const keep = x.rounds.findIndex((r) => r.t >= w.tEnd - 5000);
+      if (keep > 0) x.rounds.splice(0, keep);
+    }
+  }
+
+  /**
+   * Writes (scale canary_probe to 0) over each coordinator's own server, until `stop()`, through
+   * the CLI's own client: what a person's `shoal service scale` would see, sending a write again
+   * with the same id when no answer comes within 3 s (NATS may hand it to a coordinator that can
+   * no longer answer). A success is timed when its answer arrives.
+   */
+  startWriters() {
+    let stopped = false;
+    const clients = [];
+    const loops = this.cluster.coordinators.map(async (h, i) => {
+      const client = await ApiClient.open({ natsUrl: this.cluster.natsUrl(h), cluster: this.cluster.cluster });
+      clients.push(client);
+      await sleep(i * 333);
+      let inFlight = 0;
+      for (let n = 0; !stopped && n < 100_000; n++) {
+        if (inFlight < 3) {
+          inFlight++;
+          client.call('service.scale', { service: 'canary_probe', replicas: 0 }, 10_000).then(() => this.writes.push(Date.now()), () => undefined).finally(() => inFlight--);
+        }
+        await sleep(1000);
+      }
+    });
+    return async () => {
+      stopped = true;
+      await Promise.all(loops.map((l) => l.catch(() => undefined)));
+      for (const c of clients) await c.close().catch(() => undefined);
+    };
+  }
+
+  /** The three checks of the run, each over every window. */
+  checks() {
+    const measured = this.windows.filter((w) => w.collateral);
+    const collateral = measured.flatMap((w) => w.collateral.map((c) => ({ ...c, fault: w.fault })));
+    const gaps = this.windows.filter((w) => w.judges.length > 0).sort((a, b) => b.gap.ms - a.gap.ms);
+    const writes = [...this.windows].sort((a, b) => b.writeGapMs - a.writeGapMs);
+    const unjudged = this.windows.length - this.windows.filter((w) => w.judges.length > 0).length;
+    return [
+      result('no collateral restarts (containers on hosts not faulted kept running)', collateral.map((c) => `${c.id.slice(0, 12)} (${c.service}) on ${c.host} ${c.how} during ${c.fault}`), `0 in ${measured.length} of ${this.windows.length} fault windows`),
+      result("no gap in live tasks' names (canary replicas on healthy hosts, from every healthy host)", gaps.filter((w) => w.gap.ms > 0).map((w) => `${w.gap.ms} ms (${w.gap.address} from ${w.gap.judge}) during ${w.fault}`), `0 ms in ${gaps.length} windows${unjudged ? ` (${unjudged} without a ready watcher)` : ''}`),
+      result(`writes never unavailable longer than an election + 2 s (${WRITE_GAP_MAX_MS / 1000} s)`, writes.filter((w) => w.writeGapMs > WRITE_GAP_MAX_MS).map((w) => `${(w.writeGapMs / 1000).toFixed(1)} s during ${w.fault}`), `longest ${((writes[0]?.writeGapMs ?? 0) / 1000).toFixed(1)} s (${writes[0]?.fault ?? 'no fault'})`),
+    ];
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -23,7 +23,7 @@ export async function containerPid(lab, host, label) {
 export async function resolverOf(pid) {
   const conf = await readFile(`/proc/${pid}/root/etc/resolv.conf`, 'utf8');
   const m = /^nameserver\s+(\S+)/m.exec(conf);
-  if (!m) throw new Error(`container ${pid} has no nameserver in its resolv.conf`);
+  if (!m) throw new Error(`container ${pid} has no nameserver in its resolv.conf (${JSON.stringify(conf.slice(0, 200))})`);
   return m[1];
 }
 
@@ -68,6 +68,90 @@ export function watchNames(pid, resolver, name, expected, { timeoutMs, port = 70
       reject(new Error(`the name watcher exited with ${code}: ${err.slice(0, 300)}`));
     });
   });
+}
+
+/**
+ * Resolves `name` from the container's namespace every `every` ms, rounds overlapping (the
+ * watcher's stream mode), and keeps every round: { t (when it started), a (the addresses, [] for
+ * NXDOMAIN, null if the resolver did not answer within 2 s) }, in `rounds` (a new array unless
+ * one is given). Runs until stop() or `maxMs`. Feed `rounds` to nameGaps.
+ */
+export function streamNames(pid, resolver, name, { every = 100, maxMs = 900_000, rounds = [] } = {}) {
+  const child = spawn('nsenter', ['-t', String(pid), '-n', '--', process.execPath, WATCHER, resolver, name, 'stream', String(maxMs), String(every)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  child.on('error', () => undefined);
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      rounds.push(JSON.parse(line));
+    } catch {
+      // a line cut by the kill
+    }
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    rounds,
+    started: Date.now(),
+    /** Whether the watcher still runs (it ends on its own after maxMs, or if its namespace's process is gone). */
+    running: () => child.exitCode === null && child.signalCode === null,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    },
+  };
+}
+
+/**
+ * The longest time one of `addresses` was not in the name's answer, over rounds that started in
+ * [from, to]: a gap opens at the start of a round whose answer lacks the address (or that got no
+ * answer) and closes at the start of the next round that has it, or at `to`. 0 when every round
+ * had every address. Returns { ms, address, from } of the longest, and how many rounds there were.
+ */
+export function nameGaps(rounds, addresses, from, to) {
+  const inWindow = rounds.filter((r) => r.t >= from && r.t <= to).sort((x, y) => x.t - y.t);
+  let worst = { ms: 0, address: undefined, from: undefined };
+  for (const address of addresses) {
+    let open;
+    for (const r of inWindow) {
+      const has = r.a?.includes(address) ?? false;
+      if (!has && open === undefined) open = r.t;
+      if (has && open !== undefined) {
+        if (r.t - open > worst.ms) worst = { ms: r.t - open, address, from: open };
+        open = undefined;
+      }
+    }
+    if (open !== undefined && to - open > worst.ms) worst = { ms: to - open, address, from: open };
+  }
+  return { ...worst, rounds: inWindow.length };
+}
+
+/**
+ * Every running container with this label filter on each host: id → { host, started, service,
+ * task } (Docker's StartedAt; service and task from the labels `serviceLabel` and `taskLabel`).
+ * Compared before and after a fault by restartedBetween.
+ */
+export async function containerStarts(lab, hosts, filter, serviceLabel = 'io.shoal.service.name', taskLabel = 'io.shoal.task.id') {
+  const out = new Map();
+  await Promise.all(hosts.map(async (h) => {
+    // a container removed between the list and the inspect is simply not there (inspect's
+    // error for it is ignored); a Docker that does not list is an error
+    const ps = await lab.exec(h, ['sh', '-c', `ids=$(docker ps -q --no-trunc -f '${filter}') || exit 3; [ -z "$ids" ] || docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.State.Running}} {{index .Config.Labels "${serviceLabel}"}} {{index .Config.Labels "${taskLabel}"}}' $ids 2>/dev/null; exit 0`], { timeoutMs: 30_000 });
+    if (ps.code !== 0) throw new Error(`${h}: docker did not list its containers: ${ps.stderr.trim().slice(0, 200)}`);
+    for (const line of ps.stdout.split('\n').filter(Boolean)) {
+      const [id, started, running, service, task] = line.split(' ');
+      if (running === 'true') out.set(id, { host: h, started, service, task });
+    }
+  }));
+  return out;
+}
+
+/** The containers running before that are gone, or were started again, after (ids with their host). */
+export function restartedBetween(before, after, { except = () => false } = {}) {
+  const lost = [];
+  for (const [id, b] of before) {
+    if (except(id, b)) continue;
+    const a = after.get(id);
+    if (!a || a.started !== b.started) lost.push({ id, host: b.host, service: b.service, how: a ? 'restarted' : 'gone' });
+  }
+  return lost;
 }
 
 const gbps = (json) => JSON.parse(json).end.sum_received.bits_per_second / 1e9;

@@ -1,13 +1,15 @@
-// Docker Swarm mode on a lab: each lab host's own dockerd, h1 inits, the others join as managers
-// (3 managers, as Shoal's 3 coordinators). The peer every Shoal figure is a ratio of.
+// Docker Swarm mode on a lab: each lab host's own dockerd, the first manager inits, the other
+// managers join as managers (3, as Shoal's 3 coordinators), the remaining hosts as workers (as
+// Shoal's hosts with an agent only). The peer every Shoal figure is a ratio of.
 import { readFile } from 'node:fs/promises';
 import { LAB_ROOT, run } from '@shoal/lab';
 import { sleep, until } from './shoal-cluster.mjs';
 
 export class SwarmCluster {
-  constructor(lab, { hosts = ['h1', 'h2', 'h3'] } = {}) {
+  constructor(lab, { hosts = ['h1', 'h2', 'h3'], managers = hosts } = {}) {
     this.lab = lab;
     this.hosts = hosts;
+    this.managers = managers;
   }
 
   async must(host, argv, { timeoutMs = 120_000, input } = {}) {
@@ -31,10 +33,13 @@ export class SwarmCluster {
   }
 
   async up() {
-    const [first, ...rest] = this.hosts;
+    const [first, ...rest] = this.managers;
     await this.must(first, ['docker', 'swarm', 'init', '--advertise-addr', this.lab.host(first).address]);
     const token = (await this.must(first, ['docker', 'swarm', 'join-token', '-q', 'manager'])).trim();
-    for (const h of rest) await this.must(h, ['docker', 'swarm', 'join', '--advertise-addr', this.lab.host(h).address, '--token', token, `${this.lab.host(first).address}:2377`]);
+    const workerToken = (await this.must(first, ['docker', 'swarm', 'join-token', '-q', 'worker'])).trim();
+    for (const h of this.hosts.filter((x) => x !== first)) {
+      await this.must(h, ['docker', 'swarm', 'join', '--advertise-addr', this.lab.host(h).address, '--token', rest.includes(h) ? token : workerToken, `${this.lab.host(first).address}:2377`]);
+    }
     await until('every Swarm node ready', async () => {
       const out = await this.must(first, ['docker', 'node', 'ls', '--format', '{{.Status}}']);
       return out.trim().split('\n').filter((s) => s === 'Ready').length === this.hosts.length ? true : undefined;
@@ -43,7 +48,7 @@ export class SwarmCluster {
 
   /** The host whose manager leads, asked of any manager that answers. */
   async leader(except = []) {
-    for (const h of this.hosts.filter((x) => !except.includes(x))) {
+    for (const h of this.managers.filter((x) => !except.includes(x))) {
       const r = await this.lab.exec(h, ['docker', 'node', 'ls', '--format', '{{.Hostname}} {{.ManagerStatus}}'], { timeoutMs: 10_000 });
       if (r.code !== 0) continue;
       const line = r.stdout.split('\n').find((l) => l.endsWith(' Leader'));
@@ -68,7 +73,7 @@ export class SwarmCluster {
   }
 
   async down() {
-    await this.lab.exec(this.hosts[0], ['docker', 'stack', 'rm', 'bench'], { timeoutMs: 60_000 });
+    for (const h of this.managers) if ((await this.lab.exec(h, ['docker', 'stack', 'rm', 'bench'], { timeoutMs: 60_000 })).code === 0) break;
     await sleep(1000);
     for (const h of [...this.hosts].reverse()) await this.lab.exec(h, ['docker', 'swarm', 'leave', '--force'], { timeoutMs: 60_000 });
   }

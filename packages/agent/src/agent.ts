@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { cpus, hostname, totalmem } from 'node:os';
+import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
@@ -9,7 +9,9 @@ import {
   applyAssignment,
   decodeAssignment,
   decodeNodeRegisterReply,
+  natsLinkOptions,
   nodeSubject,
+  splitNatsServers,
   type AssignmentSet,
   type NodeRegister,
   type TaskReport,
@@ -49,6 +51,12 @@ const codec = JSONCodec<unknown>();
 export class Agent {
   #state: State = 'initialized';
   #nc: NatsConnection | undefined;
+  /** A second link, to another host's NATS server: heartbeats and assignments. */
+  #second: NatsConnection | undefined;
+  /** Sessions this agent moved on from (newest last). */
+  readonly #leftSessions = new Set<string>();
+  /** Writes of the held set, one at a time (two links bring assignments). */
+  #saving: Promise<void> = Promise.resolve();
   #dns: DnsServer | undefined;
   #reconciler: Reconciler | undefined;
   #held: AssignmentSet | undefined;
@@ -108,22 +116,37 @@ export class Agent {
     this.#held = await this.loadHeld();
     if (this.#held) this.schedule('restart');
 
-    this.#nc = await connect({
-      servers: c.natsUrls,
-      name: `shoal-agent-${this.nodeId}`,
-      ...(c.natsUser ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {}),
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes
-      pingInterval: 2000,
-      maxPingOut: 2,
-      waitOnFirstConnect: true,
-    });
+    // this host's server first (on a coordinator's host: it fails only with this agent), then the others shuffled
+    const hostAddresses = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
+    const { local, remote } = splitNatsServers(c.natsUrls, hostAddresses);
+    const credentials = c.natsUser ? { user: c.natsUser, pass: c.natsPassword ?? '' } : {};
+    this.#nc = await connect({ ...natsLinkOptions([...local, ...remote]), name: `shoal-agent-${this.nodeId}`, ...credentials });
     const nc = this.#nc;
     void this.watchNats(nc);
-    const sub = nc.subscribe(nodeSubject(c.cluster, this.nodeId, 'assign'));
+    const assignSubject = nodeSubject(c.cluster, this.nodeId, 'assign');
+    const sub = nc.subscribe(assignSubject);
     this.#subs.push(sub);
     void this.consumeAssignments(sub);
+    // A second link, to another host's server (never this host's), carries heartbeats and
+    // assignments too, each side dropping what the other already brought:
+    // - when the first link's server dies with its host, the leader still hears the node during
+    //   the 2 s the link takes to be found stale and moved, and declares no live node down;
+    // - when this host was cut off, the routes between the servers stay stuck for a minute or
+    //   more after the heal (nats-server 2.9 delays a route's pings while it has traffic to send,
+    //   and TCP's retransmissions have backed off), while this link dials afresh: the leader's
+    //   assignments reach the host again at once.
+    const second = local.length > 0 ? remote : [...remote.slice(1), ...remote.slice(0, 1)];
+    if (second.length > 0 && second.length + local.length > 1) {
+      void connect({ ...natsLinkOptions(second), name: `shoal-agent-${this.nodeId}-2`, ...credentials })
+        .then((link) => {
+          if (this.#state !== 'running') return void link.close();
+          this.#second = link;
+          const sub2 = link.subscribe(assignSubject);
+          this.#subs.push(sub2);
+          void this.consumeAssignments(sub2);
+        })
+        .catch((err: unknown) => this.log.warn('second NATS link not opened', { err: err instanceof Error ? err.message : String(err) }));
+    }
     // `shoal service logs` asks this node for its tasks' logs
     const logsSub = nc.subscribe(nodeSubject(c.cluster, this.nodeId, 'logs'));
     this.#subs.push(logsSub);
@@ -143,6 +166,7 @@ export class Agent {
     await this.#queue.catch(() => undefined);
     for (const s of this.#subs) s.unsubscribe();
     await this.#nc?.drain().catch(() => undefined);
+    await this.#second?.close().catch(() => undefined);
     await this.#dns?.stop();
     this.#state = 'stopped';
     this.log.info('agent stopped; its containers keep running');
@@ -156,11 +180,24 @@ export class Agent {
     }
   }
 
-  private async saveHeld(set: AssignmentSet): Promise<void> {
-    await mkdir(this.config.dataDir, { recursive: true });
-    const file = join(this.config.dataDir, 'assignment.json');
-    await writeFile(`${file}.tmp`, JSON.stringify(set));
-    await rename(`${file}.tmp`, file);
+  private saveHeld(set: AssignmentSet): Promise<void> {
+    const save = async (): Promise<void> => {
+      await mkdir(this.config.dataDir, { recursive: true });
+      const file = join(this.config.dataDir, 'assignment.json');
+      await writeFile(`${file}.tmp`, JSON.stringify(set));
+      await rename(`${file}.tmp`, file);
+    };
+    const p = this.#saving.then(save);
+    this.#saving = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The session given up is remembered, so that a late copy of its messages is ignored. */
+  private leaveSession(): void {
+    if (this.#sessionId === undefined) return;
+    this.#leftSessions.add(this.#sessionId);
+    // a few are plenty: copies come at most a link's reconnect late
+    if (this.#leftSessions.size > 16) this.#leftSessions.delete(this.#leftSessions.values().next().value as string);
   }
 
   /** Registers (again after every reconnect) until the leader answers. */
@@ -202,6 +239,7 @@ export class Agent {
         if (reply.kind === 'node.refused') {
           this.log.error('registration refused', { code: reply.code, message: reply.message });
         } else {
+          if (reply.sessionId !== this.#sessionId) this.leaveSession();
           this.#sessionId = reply.sessionId;
           this.#reported.clear(); // a new session hears every task's state again
           this.log.info('registered', { sessionId: reply.sessionId });
@@ -226,10 +264,10 @@ export class Agent {
   private startHeartbeat(periodMs: number): void {
     const beat = (): void => {
       if (!this.#nc || this.#nc.isClosed() || !this.#sessionId) return;
-      this.#nc.publish(
-        nodeSubject(this.config.cluster, this.nodeId, 'hb'),
-        codec.encode({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId: this.nodeId, sessionId: this.#sessionId, appliedSeq: this.#held?.seq ?? 0, ...this.load() }),
-      );
+      const subject = nodeSubject(this.config.cluster, this.nodeId, 'hb');
+      const data = codec.encode({ v: PROTOCOL_VERSION, kind: 'node.hb', nodeId: this.nodeId, sessionId: this.#sessionId, appliedSeq: this.#held?.seq ?? 0, ...this.load() });
+      this.#nc.publish(subject, data);
+      if (this.#second && !this.#second.isClosed()) this.#second.publish(subject, data);
     };
     beat();
     clearInterval(this.#hb);
@@ -250,14 +288,18 @@ export class Agent {
       try {
         const msg = decodeAssignment(codec.decode(m.data));
         if (msg.nodeId !== this.nodeId) throw new Error(`assignment for node ${msg.nodeId} arrived at ${this.nodeId}`);
+        // the other link's copy of a session this agent has moved on from: never go back to it
+        if (this.#leftSessions.has(msg.sessionId)) continue;
         if (msg.kind === 'assign.full' && msg.sessionId !== this.#sessionId) {
           // A new leader opens a session with a full set: adopt it, and report everything again.
           this.log.info('session adopted from the leader', { sessionId: msg.sessionId });
+          this.leaveSession();
           this.#sessionId = msg.sessionId;
           this.#reported.clear();
         }
         const outcome = applyAssignment(this.#held, msg);
-        this.log.info('assignment', { kind: msg.kind, seq: msg.seq, outcome: outcome.kind });
+        // the same message over the second link is stale: not worth a line
+        if (outcome.kind !== 'stale') this.log.info('assignment', { kind: msg.kind, seq: msg.seq, outcome: outcome.kind });
         if (outcome.kind === 'applied') {
           this.#held = outcome.set;
           // names change with no container work: the resolver answers them now, not after a pass

@@ -180,13 +180,14 @@ export class Reconciler {
     for (const id of this.#unhealthy.keys()) if (!present.has(id)) this.#unhealthy.delete(id);
     for (const id of this.#exits.keys()) if (!present.has(id)) this.#exits.delete(id);
     for (const id of this.#plugged.keys()) if (!present.has(id)) this.#plugged.delete(id);
-    for (const [taskId, c] of byTask) {
-      if (wanted.has(taskId)) continue;
+    // several at a time, as starts are: a host back from a cut may hold dozens replaced meanwhile
+    const unwanted = [...byTask].filter(([taskId]) => !wanted.has(taskId));
+    await inParallel(unwanted, TASK_CONCURRENCY, async ([taskId, c]) => {
       await this.o.executor.stop(c.id);
       await this.o.executor.remove(c.id);
       byTask.delete(taskId);
       reports.push(this.report(taskId, 'shutdown', 'stopped: no longer assigned to this node', { containerId: c.id }));
-    }
+    });
 
     const nets = await this.convergeNetworks(set, wanted);
 

@@ -1,7 +1,21 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { configPath, loadConfig, pickContext } from './config.js';
-import { ShoalError, apiRequest, decodeApiResponse, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
+import { ShoalError, apiRequest, backoffMs, decodeApiResponse, isRetriableWrite, isShoalError, isWriteVerb, unwrapResponse, type ApiRequestBody, type ApiVerb } from '@shoal/core';
+
+/**
+ * How long one try of a request waits for its answer before it is sent again. A coordinator
+ * killed with the request never answers, and neither does one on a host cut off (NATS keeps
+ * handing it a share of the requests until its servers give up the route); nothing else says
+ * so. A slow write sent again is not run twice (its leader joins the copy to the first) and a
+ * read changes nothing, so this is short: an answer normally takes milliseconds.
+ */
+const TRY_MS = 2000;
+/**
+ * Errors after which a write may or may not have been applied, or was not: no leader took it
+ * (an election), the leader it was forwarded to died with it, no coordinator answered.
+ */
+const SEND_AGAIN = new Set(['no_leader', 'leader_changed', 'no_answer']);
 
 export interface ClusterTarget {
   /** One or more NATS URLs, comma-separated as NATS clients take them. */
@@ -71,15 +85,39 @@ export class ApiClient {
     }
   }
 
+  /**
+   * One API request, answered within `timeoutMs`. A write whose leader dies with it (a host
+   * lost, a coordinator killed) is sent again, with the same request id, until it is answered
+   * or the time is up: the store answers a request it already applied as it did the first
+   * time, and applies nothing twice, so the person sees the write done once and never has to
+   * find out whether it was. A read is sent again the same way: it changes nothing, and the
+   * coordinator NATS handed it to may be one that cannot answer (killed, or on a host cut off
+   * whose subscriptions the servers still count for a while). Membership changes, which the
+   * store does not remember, are sent once.
+   */
   async call<V extends ApiVerb>(verb: V, body: ApiRequestBody<V>, timeoutMs = 60_000): Promise<unknown> {
-    const req = apiRequest(randomBytes(6).toString('hex'), verb, body);
-    let data: Uint8Array;
+    const data = new TextEncoder().encode(JSON.stringify(apiRequest(randomBytes(12).toString('hex'), verb, body)));
+    if (isWriteVerb(verb) && !isRetriableWrite(verb)) return this.send(verb, data, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.send(verb, data, Math.max(100, Math.min(TRY_MS, deadline - Date.now())));
+      } catch (err) {
+        const wait = backoffMs(tries, 100, 1000);
+        if (!isShoalError(err) || !SEND_AGAIN.has(err.code) || Date.now() + wait >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  private async send(verb: ApiVerb, data: Uint8Array, timeoutMs: number): Promise<unknown> {
+    let reply: Uint8Array;
     try {
-      data = (await this.nc.request(`shoal.${this.cluster}.api.${verb}`, new TextEncoder().encode(JSON.stringify(req)), { timeout: timeoutMs })).data;
+      reply = (await this.nc.request(`shoal.${this.cluster}.api.${verb}`, data, { timeout: timeoutMs })).data;
     } catch (err) {
       throw new ShoalError('no_answer', `no coordinator of cluster ${this.cluster} answered`, 'check that the coordinators run and the cluster id is right', { cause: err });
     }
-    return unwrapResponse(decodeApiResponse(JSON.parse(new TextDecoder().decode(data))));
+    return unwrapResponse(decodeApiResponse(JSON.parse(new TextDecoder().decode(reply))));
   }
 
   /** Messages on a subject of this cluster (`shoal.<cluster>.<rest>`), until the returned stop is called. */

@@ -11,7 +11,7 @@ export { parseKnownHosts, checkHostKey, hostKeyAlgorithms, knownHostsLine, known
 export { resolveTarget, SshSession, type SshTarget } from './bootstrap/ssh.js';
 export { RemoteHost } from './bootstrap/remote-host.js';
 export { planHost, clusterFile, natsUrls, derivePassword, serviceChange, REMOTE, type HostPlan, type ServiceSpec, type ClusterFile } from './bootstrap/plan.js';
-export { natsConfig, natsUsers } from './bootstrap/nats-config.js';
+export { NATS_SERVER_LIVENESS, natsConfig, natsUsers } from './bootstrap/nats-config.js';
 export { parsePreflight, checkFacts, type HostFacts } from './bootstrap/preflight.js';
 export { systemdUnit } from './bootstrap/services.js';
 export { restartDelayMs } from './bootstrap/remote/supervisor.js';

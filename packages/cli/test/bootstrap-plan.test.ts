@@ -57,7 +57,7 @@ describe('bootstrap plan', () => {
     expect(conf).toContain('10.0.0.3:6222');
     expect(conf).not.toContain('10.0.0.1:6222');
     // a cut host's route is dropped in seconds, not nats-server's default minutes
-    expect(conf).toContain('ping_interval: "2s"\nping_max: 3\n');
+    expect(conf).toContain('ping_interval: "1s"\nping_max: 2\nwrite_deadline: "2s"\n');
     expect(conf).toContain(`{ user: "agent-w1", password: "${derivePassword('s3cret', 'agent:w1')}", permissions: { publish: { allow: ["shoal.prod.node.w1.>"] }`);
     const coord = plan.services.find((s) => s.name === 'coordinator');
     expect(coord?.argv.join(' ')).toContain('--id 1 --peers 1=10.0.0.1:7100,2=10.0.0.2:7100,3=10.0.0.3:7100');

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { connect, DebugEvents, Events } from 'nats';
 import { pino } from 'pino';
-import { isShoalError } from '@shoal/core';
+import { isShoalError, natsLinkOptions, orderNatsServers } from '@shoal/core';
 import { parseCoordinatorConfigFile, parseCount, parseEndpoint, parseMemberId, parseMembers, resolveCoordinatorConfig, type CoordinatorConfig } from './config.js';
 import { natsBus } from './dispatcher/bus.js';
 import { Manager } from './manager.js';
@@ -82,18 +83,12 @@ try {
 
 const logger = pino({ name: 'shoal-coordinator' });
 const log = (msg: string, fields?: Record<string, unknown>): void => logger.info(fields ?? {}, msg);
+// this host's server first (it fails only with this coordinator), then the others shuffled
+const hostAddresses = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
 const nc = await connect({
-  servers: config.natsUrls,
+  ...natsLinkOptions(orderNatsServers(config.natsUrls, hostAddresses)),
   name: `shoal-coordinator-${config.id}`,
   ...(config.natsUser ? { user: config.natsUser, pass: process.env.SHOAL_NATS_PASSWORD ?? '' } : {}),
-  maxReconnectAttempts: -1,
-  reconnectTimeWait: 500,
-  // a server whose host was cut is noticed by missed pings: every 2 s, not nats.js's 2 minutes.
-  // Five, not two: a leader busy for seconds (a big deploy) reads its pongs late, and a
-  // connection it declares stale loses what it was publishing (agents then need full sets)
-  pingInterval: 2000,
-  maxPingOut: 5,
-  waitOnFirstConnect: true,
 });
 const manager = new Manager({
   cluster: config.cluster,

@@ -5,6 +5,8 @@ export { decodeSnapshot, SNAPSHOT_FORMAT } from './store/snapshot.js';
 export { OBJECT_KINDS } from './store/objects.js';
 export { StoreMachine, encodeMachineSnapshot, decodeMachineSnapshot, MACHINE_SNAPSHOT_FORMAT } from './state-machine.js';
 export type { MachineSnapshot, StoreEntry } from './state-machine.js';
+export { AppliedRequests, REQUESTS_KEPT, REQUESTS_KEPT_MS } from './store/requests.js';
+export type { AppliedRequest, RequestTag } from './store/requests.js';
 
 // The allocator.
 export { VniPool, VNI_MIN, VNI_MAX } from './allocator/vni.js';
@@ -53,12 +55,14 @@ export type { AssignmentChanges } from './dispatcher/delta.js';
 export { Dispatcher } from './dispatcher/dispatcher.js';
 export type { DispatcherOptions } from './dispatcher/dispatcher.js';
 export { natsBus } from './dispatcher/bus.js';
+export { HeardNodes } from './dispatcher/heard.js';
 export type { Bus, BusMessage } from './dispatcher/bus.js';
 export { Manager } from './manager.js';
 export type { ManagerOptions } from './manager.js';
 export { ApiServer, leaderApiSubject, memberApiSubject } from './api/server.js';
 export type { ApiServerOptions } from './api/server.js';
 export { handle as handleApiRequest, unconditional } from './api/handlers.js';
+export { requestKey } from './api/once.js';
 export type { ApiBackend } from './api/handlers.js';
 export { checkJoinToken, clusterTokens, createClusterObject, newJoinToken } from './api/tokens.js';
 export { coordinatorStatusSubject, coordinatorApiPrefix, storeDigest } from './api/status.js';

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTER_OBJECT_ID, PROTOCOL_VERSION, ShoalError, decodeMemberReport, eventsSubject } from '@shoal/core';
-import { FileStorage, RaftDriver, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type Status } from 'raft-ts';
+import { FileStorage, RaftDriver, RaftError, TcpTransport, bootstrap, type ConfChange, type Endpoint, type NodeId, type RaftErrorCode, type Status } from 'raft-ts';
 import { Allocator } from './allocator/allocator.js';
 import { allocatePass } from './allocator/pass.js';
 import { ApiServer } from './api/server.js';
@@ -11,12 +11,14 @@ import { coordinatorApiPrefix, coordinatorStatusSubject, storeDigest, type Coord
 import { memberRows, type RaftView } from './api/cluster-status.js';
 import type { Bus } from './dispatcher/bus.js';
 import { Dispatcher, type NodeLiveness } from './dispatcher/dispatcher.js';
+import { HeardNodes } from './dispatcher/heard.js';
 import { eventsFromChanges } from './events/from-changes.js';
 import { EventRing } from './events/ring.js';
 import { orchestrate } from './orchestrator/orchestrator.js';
 import { schedulePass } from './scheduler/pass.js';
 import type { Command, ObjectCommand } from './store/commands.js';
 import { StoreMachine, type StoreEntry } from './state-machine.js';
+import type { AppliedRequest, RequestTag } from './store/requests.js';
 import { Store } from './store/store.js';
 import { MemberDirectory, type MemberRecord } from './membership/directory.js';
 import { Membership, requestJoin } from './membership/membership.js';
@@ -63,6 +65,9 @@ const enc = new TextEncoder();
 /** New tasks allocated, and pending tasks placed, per pass at most: a big deploy goes in slices. */
 const SCHEDULE_SLICE = 3000;
 
+/** Raft's answers to a proposal made as the lead moved: the API's writes are sent again then. */
+const LEAD_LOST: ReadonlySet<RaftErrorCode> = new Set(['noLeader', 'notLeader', 'transferring', 'leaderNotReady', 'superseded', 'aborted']);
+
 /** A refused Raft frame is logged at most this often per reason. */
 const REFUSED_FRAME_LOG_MS = 10_000;
 /** How long `cluster status` waits for a member to report its own Raft state. */
@@ -96,6 +101,7 @@ export class Manager {
   #removed = false;
   #ids = 0;
   #statusUnsub: (() => void) | undefined;
+  readonly #heard: HeardNodes;
   #joining: AbortController | undefined;
   #snapshotRetryAt = 0;
   /** The voters and member names the node roles were last reconciled with. */
@@ -123,6 +129,7 @@ export class Manager {
       checkJoinToken: (token) => checkJoinToken(this.store, 'manager', token),
       log: o.log,
     });
+    this.#heard = new HeardNodes(o.bus, o.cluster);
     this.events = new EventRing(o.eventRingSize);
     this.hostname = o.hostname ?? hostname();
     this.#unwatchEvents = this.store.subscribe((changes, at) => {
@@ -186,6 +193,7 @@ export class Manager {
       electionTick: this.o.electionTick ?? 10,
     });
     this.#driver.start();
+    this.#heard.start();
     this.#api = new ApiServer({
       cluster: this.o.cluster,
       member: Number(this.o.id),
@@ -337,7 +345,8 @@ export class Manager {
       const commands = this.roleUpdates();
       if (commands.length === 0) return;
       try {
-        return await this.propose({ op: 'batch', commands });
+        await this.propose({ op: 'batch', commands });
+        return;
       } catch (err) {
         // a node written meanwhile (a heartbeat's status): read it again
         if ((err as { code?: string }).code !== 'version_conflict' || attempt >= 5) throw err;
@@ -359,6 +368,7 @@ export class Manager {
     clearInterval(this.#watch);
     this.#joining?.abort();
     this.#statusUnsub?.();
+    this.#heard.stop();
     this.#unwatchEvents();
     this.#api?.stop();
     this.#serving = false;
@@ -372,14 +382,26 @@ export class Manager {
   /**
    * Proposes a command through Raft; resolves once this coordinator has applied it, and rejects
    * with the store's refusal (a stale version, a name taken) if it was refused when applied.
+   * With the API request it completes, it resolves to the request's answer: the one given, or
+   * the first one if that request was applied before (the entry then applied nothing).
    */
-  async propose(command: Command): Promise<void> {
-    const index = await this.proposeEntry({ at: new Date().toISOString(), command });
-    const refused = this.#machine?.refusals.get(index);
-    if (refused) {
-      this.#machine?.refusals.delete(index);
-      throw refused;
+  async propose(command: Command, request?: RequestTag): Promise<unknown> {
+    let index: number;
+    try {
+      index = await this.proposeEntry({ at: new Date().toISOString(), command, ...(request ? { request } : {}) });
+    } catch (err) {
+      // the lead moved under the write: it may or may not commit, and the client sends it again
+      if (err instanceof RaftError && LEAD_LOST.has(err.code)) {
+        throw new ShoalError('leader_changed', `coordinator ${this.o.id} lost the lead while this change was being made (${err.code})`, 'send it again with the same request id: it is applied once (the shoal CLI does so by itself)', { cause: err });
+      }
+      throw err;
     }
+    return this.#machine?.outcome(index, request);
+  }
+
+  /** The request applied under this key lately, if any (see AppliedRequests). */
+  applied(key: string): AppliedRequest | undefined {
+    return this.#machine?.requests.get(key);
   }
 
   private async proposeEntry(entry: StoreEntry): Promise<number> {
@@ -471,7 +493,8 @@ export class Manager {
       cluster: this.o.cluster,
       store: this.store,
       bus: this.o.bus,
-      propose: (c) => this.propose(c),
+      propose: (c) => this.propose(c).then(() => undefined),
+      heard: this.#heard,
       ...(this.o.heartbeatPeriodMs !== undefined ? { heartbeatPeriodMs: this.o.heartbeatPeriodMs } : {}),
       ...(this.o.missedHeartbeats !== undefined ? { missedHeartbeats: this.o.missedHeartbeats } : {}),
       ...(this.o.log ? { log: this.o.log } : {}),

@@ -5,7 +5,9 @@ import { ApiServer, Store, coordinatorStatusSubject, leaderApiSubject, type Bus,
 // A follower forwards writes to the leader. When that leader dies with the write in flight, its
 // answer never comes: the follower must say so as soon as another leader is known and the first
 // is gone, not after the forward's 12 s timeout (vitest gives up after 5 s, so a follower that
-// waits fails here). A replaced leader that is alive (it handed the lead over) answers itself.
+// waits fails here), so that the client sends the write again with the same request id (the
+// store answers it once: request-dedup.test.ts). A replaced leader that is alive (it handed the
+// lead over) answers itself.
 
 /** The bus as a follower sees it: its API subscription, forwards that `answer` settles, and each old leader's status subject, answered while `alive`. */
 class FollowerBus implements Bus {
@@ -39,7 +41,7 @@ class FollowerBus implements Bus {
 const backend = { store: new Store(), propose: () => Promise.reject(new Error('a follower proposes nothing')) };
 
 describe('a write forwarded to a leader that is replaced', () => {
-  it('fails with leader_changed once another leader is known, without waiting for the timeout', async () => {
+  it('tells the client to send it again (leader_changed) once another leader is known and the first is gone, without waiting for the timeout', async () => {
     let leader = 1;
     // the dead leader never answers
     const bus = new FollowerBus(() => new Promise<Uint8Array>(() => undefined));
@@ -53,10 +55,10 @@ describe('a write forwarded to a leader that is replaced', () => {
     if (r.ok) return;
     expect(r.error.code).toBe('leader_changed');
     expect(r.error.message).toContain('coordinator 3');
-    expect(r.error.message).toContain('may or may not have been applied');
+    expect(r.error.todo).toContain('same request id');
     // it asked the old leader, which did not answer
     expect(bus.probed).toEqual([coordinatorStatusSubject('t', 1)]);
-    // not sent again: a second copy could apply the change twice
+    // the client sends it again, not this follower: one retry loop, where the request id lives
     expect(bus.forwarded).toHaveLength(1);
   });
 

@@ -9,9 +9,9 @@ function setup(): { c: Cluster; call: <V extends ApiVerb>(verb: V, body: ApiRequ
   const c = new Cluster();
   const backend: ApiBackend = {
     store: c.store,
-    propose: (cmd) => {
+    propose: (cmd, request) => {
       c.log.propose(cmd);
-      return Promise.resolve();
+      return Promise.resolve(request?.answer);
     },
     liveness: () => new Map([['n1', { heartbeatAgeMs: 420, load: { cpuPercent: 12.5, memoryUsedBytes: 1, memoryTotalBytes: 4, containers: 2 } }]]),
     hostname: 'host-n1',

@@ -69,6 +69,12 @@ describe('assignmentFor', () => {
     expect(dns['shop_web.1.t-web1']).toEqual(['10.0.1.3']);
   });
 
+  it('sends a task placed on the node from birth (a global one) only once it is assigned, with its addresses', () => {
+    for (const state of ['new', 'pending'] as const) expect(assignmentFor(cluster({ webState2: state }), 'n2').tasks.map((t) => t.taskId)).toEqual(['t-db1']);
+    const a = assignmentFor(cluster({ webState2: 'assigned' }), 'n2');
+    expect(a.tasks.map((t) => t.taskId).sort()).toEqual(['t-db1', 't-web2']);
+  });
+
   it('keeps a task that is not running yet out of names and VIP backends, but not out of peers', () => {
     const [net] = assignmentFor(cluster({ webState2: 'starting' }), 'n1').networks;
     expect(net?.vips).toEqual([{ address: '10.0.1.2', backends: ['10.0.1.3'] }]);

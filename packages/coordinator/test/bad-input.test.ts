@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, decodeApiResponse, type ApiResponse, type StackSpec } from '@shoal/core';
-import { ApiServer, Store, storeDigest, type Bus, type BusMessage, type Command } from '@shoal/coordinator';
+import { ApiServer, Store, storeDigest, type Bus, type BusMessage, type Command, type RequestTag } from '@shoal/coordinator';
 import { entry, networkSpec, serviceSpec } from './fixtures.js';
 
 // Hostile and malformed API requests, through the API server as NATS hands them over: each is
@@ -29,9 +29,9 @@ function setup(): { bus: MemoryBus; store: Store; call: (verb: string, body: unk
   const store = new Store();
   const backend = {
     store,
-    propose(command: Command): Promise<void> {
+    propose(command: Command, request?: RequestTag): Promise<unknown> {
       const r = store.apply(command, entry(store.index + 1));
-      return r.ok ? Promise.resolve() : Promise.reject(r.error);
+      return r.ok ? Promise.resolve(request?.answer) : Promise.reject(r.error);
     },
   };
   const bus = new MemoryBus();

@@ -10,7 +10,7 @@ function setup(): { store: Store; propose: (c: Command) => void; call: <V extend
     const r = store.apply(cmd, { index: ++index, at: '2026-01-01T00:00:00.000Z' });
     if (!r.ok) throw r.error;
   };
-  const backend: ApiBackend = { store, propose: (cmd) => Promise.resolve().then(() => propose(cmd)) };
+  const backend: ApiBackend = { store, propose: (cmd, request) => Promise.resolve().then(() => propose(cmd)).then(() => request?.answer) };
   let n = 0;
   const call = <V extends ApiVerb>(verb: V, body: ApiRequestBody<V>): Promise<unknown> => handleApiRequest(backend, apiRequest(`r${++n}`, verb, body));
   return { store, propose, call };

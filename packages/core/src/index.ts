@@ -1,4 +1,5 @@
 export { ShoalError, isShoalError } from './errors.js';
+export { backoffMs } from './backoff.js';
 export { parseSettingsFile, setting } from './settings.js';
 export type { SettingReader } from './settings.js';
 
@@ -100,6 +101,7 @@ export {
   errorResponse,
   unwrapResponse,
   isWriteVerb,
+  isRetriableWrite,
   isLeaderVerb,
 } from './protocol/api.js';
 export type { ApiRequest, ApiRequestBody, ApiVerb, ApiResponse, ApiError } from './protocol/api.js';
@@ -179,3 +181,5 @@ export type { SpecProblem } from './model/checks.js';
 
 // Sizes for people.
 export { formatBytes, formatCpus } from './format.js';
+export { NATS_DIAL_TIMEOUT_MS, NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS, natsLinkOptions, natsUrlHost, orderNatsServers, splitNatsServers } from './protocol/nats-link.js';
+export type { NatsLinkOptions } from './protocol/nats-link.js';

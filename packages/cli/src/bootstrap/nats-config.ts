@@ -2,8 +2,6 @@ import { nodePermission } from '@shoal/core';
 
 export const NATS_CLIENT_PORT = 4222;
 export const NATS_ROUTE_PORT = 6222;
-export const NATS_PING_INTERVAL_S = 2;
-export const NATS_PING_MAX = 3;
 
 export interface NatsUser {
   user: string;
@@ -37,6 +35,16 @@ export function agentUser(nodeId: string): string {
 const q = (s: string): string => JSON.stringify(s);
 
 /**
+ * How soon a server gives up on a peer server (a route) or a client whose host went silent.
+ * nats-server pings every 2 minutes by default: a route to a host that was cut off stayed "up"
+ * for minutes, its subscriptions still counted (requests went to a coordinator that could not
+ * answer), and after the heal the stuck TCP connection carried nothing until its retransmission
+ * timer fired. Pinged every second and dropped after 2 unanswered (or a write blocked 2 s), a
+ * route is re-dialled within about 3 s of a host's loss and as soon as it is back.
+ */
+export const NATS_SERVER_LIVENESS = ['ping_interval: "1s"', 'ping_max: 2', 'write_deadline: "2s"'] as const;
+
+/**
  * nats-server's configuration for one coordinator host. With several coordinators the servers
  * form a cluster over routes, themselves guarded by a password, so a stranger cannot join.
  */
@@ -52,11 +60,7 @@ export function natsConfig(o: { serverName: string; cluster: string; users: read
     '# Written by shoal cluster bootstrap: changes here are overwritten on its next run.',
     `server_name: ${q(o.serverName)}`,
     `listen: "0.0.0.0:${NATS_CLIENT_PORT}"`,
-    // A route (or client) to a host that is cut off is dropped after 3 unanswered pings, 6–8 s:
-    // until then the others keep its coordinator in the API's queue group and a third of the
-    // requests go nowhere. nats-server's default (2 min, 2 pings) kept that up for minutes.
-    `ping_interval: "${NATS_PING_INTERVAL_S}s"`,
-    `ping_max: ${NATS_PING_MAX}`,
+    ...NATS_SERVER_LIVENESS,
     'authorization {',
     '  users: [',
     ...users,

@@ -7,7 +7,7 @@ import { findNetwork, findService, refuse } from './lookup.js';
  * address on it and the agents plug the running containers in (and out on disconnect). Only
  * overlays: a local driver's network is Docker's, made per host as tasks land.
  */
-export async function networkConnect(b: ApiBackend, body: ApiRequestBody<'network.connect'>): Promise<Record<string, unknown>> {
+export async function networkConnect(b: ApiBackend, body: ApiRequestBody<'network.connect'>, key: string): Promise<unknown> {
   const n = findNetwork(b.store, body.network);
   const s = findService(b.store, body.service);
   if (s.spec.networkMode) throw new ShoalError('network_mode', `service ${s.spec.name} uses network mode ${s.spec.networkMode.kind}`, 'such a service joins no network');
@@ -20,17 +20,15 @@ export async function networkConnect(b: ApiBackend, body: ApiRequestBody<'networ
   const spec = { ...s.spec, networks: [...s.spec.networks, { target: n.spec.name, aliases: body.aliases ?? [] }] };
   const problems = serviceSpecProblems(spec);
   if (problems.length > 0) refuse('bad_service', problems, `service ${s.spec.name} cannot join network ${n.spec.name}`);
-  await b.propose({ op: 'update', kind: 'service', object: { ...s, spec } });
-  return { service: s.spec.name, network: n.spec.name, aliases: body.aliases ?? [] };
+  return b.propose({ op: 'update', kind: 'service', object: { ...s, spec } }, { key, answer: { service: s.spec.name, network: n.spec.name, aliases: body.aliases ?? [] } });
 }
 
-export async function networkDisconnect(b: ApiBackend, body: ApiRequestBody<'network.disconnect'>): Promise<Record<string, unknown>> {
+export async function networkDisconnect(b: ApiBackend, body: ApiRequestBody<'network.disconnect'>, key: string): Promise<unknown> {
   const n = findNetwork(b.store, body.network);
   const s = findService(b.store, body.service);
   if (!s.spec.networks.some((x) => x.target === n.spec.name)) {
     throw new ShoalError('not_connected', `service ${s.spec.name} is not on network ${n.spec.name}`, `see shoal service inspect ${s.spec.name}`);
   }
   const spec = { ...s.spec, networks: s.spec.networks.filter((x) => x.target !== n.spec.name) };
-  await b.propose({ op: 'update', kind: 'service', object: { ...s, spec } });
-  return { service: s.spec.name, network: n.spec.name };
+  return b.propose({ op: 'update', kind: 'service', object: { ...s, spec } }, { key, answer: { service: s.spec.name, network: n.spec.name } });
 }

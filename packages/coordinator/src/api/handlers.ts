@@ -3,6 +3,7 @@ import {
   ShoalError,
   isShoalError,
   cidrsOverlap,
+  isRetriableWrite,
   networkSpecProblems,
   parseCidr,
   planStackDeploy,
@@ -14,7 +15,7 @@ import {
   type ServiceSpec,
 } from '@shoal/core';
 import { rolledBackService, updatedService } from '../orchestrator/service-update.js';
-import type { ObjectCommand } from '../store/commands.js';
+import type { BatchCommand, ObjectCommand } from '../store/commands.js';
 import type { ApiBackend } from './backend.js';
 import type { Store } from '../store/store.js';
 import { stackSpecProblems } from './stack-checks.js';
@@ -26,6 +27,7 @@ import { META, checkVersion, findNetwork, findService, newId, refuse } from './l
 import { nodeInspect, nodeRm, nodeRow, nodeUpdate } from './nodes.js';
 import { clusterStatus } from './cluster-status.js';
 import { clusterTokens } from './tokens.js';
+import { requestKey } from './once.js';
 
 
 /** A new spec for an existing service: checked as a create is, under the same name. */
@@ -137,10 +139,17 @@ function tasksOf(store: Store, s: Service): Record<string, unknown>[] {
 
 /**
  * The verbs of the API, each validated by the request schema first. Writes are proposed
- * through Raft and answered once applied; a refusal changes nothing.
+ * through Raft and answered once applied; a refusal changes nothing. A write's last command
+ * carries its request key and answer, so that the store remembers it: the same request sent
+ * again (its client lost the answer with a leader that died) is answered from there, and an
+ * entry proposed twice applies once. A write of several entries (stack.rm) carries it on its
+ * last: sent again halfway, it does what is left.
  */
 export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
   const store = b.store;
+  const key = isRetriableWrite(req.verb) ? requestKey(req) : '';
+  const first = key ? b.applied?.(key) : undefined;
+  if (first) return first.answer;
   switch (req.verb) {
     case 'cluster.info':
       // the digest lets a checker see that coordinators at the same index hold the same store
@@ -155,7 +164,7 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
         digest: createHash('sha256').update(JSON.stringify(store.snapshotView())).digest('hex'),
       };
     case 'cluster.tokens':
-      return clusterTokens(b, req.body.rotate);
+      return clusterTokens(b, req.body.rotate, key);
     case 'cluster.status':
       return clusterStatus(store, b.liveness?.() ?? new Map(), b.hostname, await b.raftView?.(req.body.members === true));
     case 'events.since': {
@@ -167,13 +176,13 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
     case 'node.inspect':
       return nodeInspect(store, req.body.node);
     case 'node.update':
-      return nodeUpdate(b, req.body);
+      return nodeUpdate(b, req.body, key);
     case 'node.rm':
-      return nodeRm(b, req.body);
+      return nodeRm(b, req.body, key);
     case 'network.connect':
-      return networkConnect(b, req.body);
+      return networkConnect(b, req.body, key);
     case 'network.disconnect':
-      return networkDisconnect(b, req.body);
+      return networkDisconnect(b, req.body, key);
     case 'service.update': {
       const s = findService(store, req.body.service);
       checkVersion('service', s.spec.name, req.body.version, s.meta.version);
@@ -185,8 +194,7 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
         checkUpdate(store, s, req.body.spec);
         next = updatedService(s, req.body.spec, now);
       }
-      await b.propose({ op: 'update', kind: 'service', object: next });
-      return { id: s.id, name: s.spec.name, rolling: next.updateStatus !== s.updateStatus };
+      return b.propose({ op: 'update', kind: 'service', object: next }, { key, answer: { id: s.id, name: s.spec.name, rolling: next.updateStatus !== s.updateStatus } });
     }
     case 'network.ls':
       return store.list('network').map((n) => ({ id: n.id, name: n.spec.name, driver: n.spec.driver, stack: n.stack, subnet: n.allocation?.subnet, gateway: n.allocation?.gateway, vni: n.allocation?.vni }));
@@ -194,25 +202,22 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       return findNetwork(store, req.body.network);
     case 'network.create': {
       const cmd = networkCreate(store, req.body.spec);
-      await b.propose(cmd);
-      return { id: (cmd.object as Network).id };
+      return b.propose(cmd, { key, answer: { id: (cmd.object as Network).id } });
     }
     case 'network.rm': {
       const n = findNetwork(store, req.body.network);
       const users = store.list('service').filter((s) => s.spec.networks.some((x) => x.target === n.spec.name)).map((s) => s.spec.name);
       if (users.length > 0) throw new ShoalError('network_in_use', `network ${n.spec.name} is in use by ${users.join(', ')}`, 'remove or disconnect those services first');
       await networksReleased(store, [n.id]);
-      await unconditional(() => {
+      return unconditional(() => {
         const now = findNetwork(store, n.id);
-        return b.propose({ op: 'delete', kind: 'network', id: now.id, version: now.meta.version });
+        return b.propose({ op: 'delete', kind: 'network', id: now.id, version: now.meta.version }, { key, answer: { id: n.id } });
       });
-      return { id: n.id };
     }
     case 'service.create': {
       const cmd = serviceCreate(store, req.body.spec);
       for (const n of req.body.spec.networks) findNetwork(store, n.target);
-      await b.propose(cmd);
-      return { id: (cmd.object as Service).id };
+      return b.propose(cmd, { key, answer: { id: (cmd.object as Service).id } });
     }
     case 'service.ls':
       return store
@@ -224,20 +229,16 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
     case 'service.ps':
       return tasksOf(store, findService(store, req.body.service));
     case 'service.scale':
-      return unconditional(async () => {
+      return unconditional(() => {
         const s = findService(store, req.body.service);
         if (s.spec.mode.kind !== 'replicated') throw new ShoalError('not_replicated', `service ${s.spec.name} is global: it runs one task per node`, 'only replicated services scale');
-        await b.propose({ op: 'update', kind: 'service', object: { ...s, spec: { ...s.spec, mode: { kind: 'replicated', replicas: req.body.replicas } } } });
-        return { id: s.id, replicas: req.body.replicas };
+        return b.propose({ op: 'update', kind: 'service', object: { ...s, spec: { ...s.spec, mode: { kind: 'replicated', replicas: req.body.replicas } } } }, { key, answer: { id: s.id, replicas: req.body.replicas } });
       });
-    case 'service.rm': {
-      const s = await unconditional(async () => {
+    case 'service.rm':
+      return unconditional(() => {
         const s = findService(store, req.body.service);
-        await b.propose({ op: 'delete', kind: 'service', id: s.id, version: s.meta.version });
-        return s;
+        return b.propose({ op: 'delete', kind: 'service', id: s.id, version: s.meta.version }, { key, answer: { id: s.id } });
       });
-      return { id: s.id };
-    }
     case 'stack.ls': {
       const stacks = new Map<string, number>();
       for (const s of store.list('service')) if (s.stack) stacks.set(s.stack, (stacks.get(s.stack) ?? 0) + 1);
@@ -249,18 +250,21 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
       const services = store.servicesOfStack(req.body.stack);
       const networks = store.networksOfStack(req.body.stack);
       if (services.length === 0 && networks.length === 0) throw new ShoalError('no_such_stack', `there is no stack ${req.body.stack}`, 'see shoal stack ls');
+      const answer = { services: services.length, networks: networks.length };
+      const removeServices = (): BatchCommand => ({ op: 'batch', commands: store.servicesOfStack(req.body.stack).map((s) => remove('service', s.id, s.meta.version)) });
+      // the request rides on the last entry: sent again halfway, it does what is left
+      if (networks.length === 0) return unconditional(() => b.propose(removeServices(), { key, answer }));
       await unconditional(async () => {
-        const now = store.servicesOfStack(req.body.stack);
-        if (now.length > 0) await b.propose({ op: 'batch', commands: now.map((s) => remove('service', s.id, s.meta.version)) });
+        const batch = removeServices();
+        if (batch.commands.length > 0) await b.propose(batch);
       });
       // networks go once their services' tasks have let go of their addresses (read again after
       // the wait: their versions may have moved meanwhile)
       await networksReleased(store, networks.map((n) => n.id));
-      await unconditional(async () => {
+      return unconditional(async () => {
         const left = store.networksOfStack(req.body.stack);
-        if (left.length > 0) await b.propose({ op: 'batch', commands: left.map((n) => remove('network', n.id, n.meta.version)) });
+        return left.length > 0 ? b.propose({ op: 'batch', commands: left.map((n) => remove('network', n.id, n.meta.version)) }, { key, answer }) : answer;
       });
-      return { services: services.length, networks: networks.length };
     }
     case 'stack.deploy':
       // a conflict applied nothing (one entry): plan again from the store as it is now
@@ -283,8 +287,8 @@ export async function handle(b: ApiBackend, req: ApiRequest): Promise<unknown> {
           const cur = findService(store, name);
           commands.push({ op: 'delete', kind: 'service', id: cur.id, version: cur.meta.version });
         }
-        if (commands.length > 0) await b.propose({ op: 'batch', commands });
-        return { created: plan.createServices.map((s) => s.name), updated: plan.updateServices.map((s) => s.name), unchanged: plan.unchangedServices, removed: plan.removeServices, networks: plan.createNetworks.map((n) => n.name) };
+        const answer = { created: plan.createServices.map((s) => s.name), updated: plan.updateServices.map((s) => s.name), unchanged: plan.unchangedServices, removed: plan.removeServices, networks: plan.createNetworks.map((n) => n.name) };
+        return commands.length > 0 ? b.propose({ op: 'batch', commands }, { key, answer }) : answer;
       });
     case 'node.promote':
       return promoteCoordinator(b, req.body.node);

@@ -19,7 +19,7 @@ export function nodeInspect(store: Store, ref: string): Record<string, unknown> 
  * orchestrator, which shuts the node's tasks down so their slots are filled elsewhere; pause
  * only keeps new tasks away, as in Swarm.
  */
-export async function nodeUpdate(b: ApiBackend, body: ApiRequestBody<'node.update'>): Promise<Record<string, unknown>> {
+export async function nodeUpdate(b: ApiBackend, body: ApiRequestBody<'node.update'>, key: string): Promise<unknown> {
   const n = findNode(b.store, body.node);
   checkVersion('node', n.hostname, body.version, n.meta.version);
   const add = body.labelsAdd ?? {};
@@ -32,15 +32,14 @@ export async function nodeUpdate(b: ApiBackend, body: ApiRequestBody<'node.updat
   const labels = { ...n.spec.labels, ...add };
   for (const k of drop) delete labels[k];
   const spec = { ...n.spec, labels, availability: body.availability ?? n.spec.availability };
-  await b.propose({ op: 'update', kind: 'node', object: { ...n, spec } });
-  return { id: n.id, hostname: n.hostname, availability: spec.availability, labels };
+  return b.propose({ op: 'update', kind: 'node', object: { ...n, spec } }, { key, answer: { id: n.id, hostname: n.hostname, availability: spec.availability, labels } });
 }
 
 /**
  * A node that still reports in is refused unless forced: its tasks would be replaced elsewhere
  * while it may well keep running them. Removed, its tasks count as lost and are replaced.
  */
-export async function nodeRm(b: ApiBackend, body: ApiRequestBody<'node.rm'>): Promise<Record<string, unknown>> {
+export async function nodeRm(b: ApiBackend, body: ApiRequestBody<'node.rm'>, key: string): Promise<unknown> {
   const n = findNode(b.store, body.node);
   if (n.spec.role === 'manager') {
     throw new ShoalError('node_is_manager', `node ${n.hostname} is a manager`, `demote it first (shoal node demote ${n.hostname})`);
@@ -48,8 +47,7 @@ export async function nodeRm(b: ApiBackend, body: ApiRequestBody<'node.rm'>): Pr
   if (n.status.state === 'ready' && body.force !== true) {
     throw new ShoalError('node_ready', `node ${n.hostname} is ready: it still runs and reports its tasks`, 'stop its agent first (or drain it), or remove it anyway with --force');
   }
-  await b.propose({ op: 'delete', kind: 'node', id: n.id, version: n.meta.version });
-  return { id: n.id, hostname: n.hostname };
+  return b.propose({ op: 'delete', kind: 'node', id: n.id, version: n.meta.version }, { key, answer: { id: n.id, hostname: n.hostname } });
 }
 
 /** Raft membership is another piece of work; until it lands these say so plainly. */

@@ -1,6 +1,7 @@
-import { ShoalError, apiWildcard, decodeApiRequest, errorResponse, isLeaderVerb, isWriteVerb, okResponse, parseSubject, type ApiResponse } from '@shoal/core';
+import { ShoalError, apiWildcard, decodeApiRequest, errorResponse, isLeaderVerb, isRetriableWrite, isWriteVerb, okResponse, parseSubject, type ApiResponse } from '@shoal/core';
 import type { Bus, BusMessage } from '../dispatcher/bus.js';
 import { handle, type ApiBackend } from './handlers.js';
+import { InFlight, requestKey } from './once.js';
 import { coordinatorStatusSubject } from './status.js';
 
 const enc = new TextEncoder();
@@ -63,6 +64,7 @@ export interface ApiServerOptions {
 export class ApiServer {
   #unsubs: (() => void)[] = [];
   #leaderUnsub: (() => void) | undefined;
+  readonly #writing = new InFlight();
 
   constructor(private readonly o: ApiServerOptions) {}
 
@@ -92,7 +94,8 @@ export class ApiServer {
   /**
    * Hands a write to the leader. An election takes a second or so: rather than fail a person's
    * command for that, wait for a leader a little while (NATS answers "no responders" at once
-   * while none listens).
+   * while none listens). Only a write that reached no leader is sent again here: one that may
+   * have reached it is the client's to send again (see whileLeader).
    */
   private async forward(data: Uint8Array): Promise<Uint8Array> {
     const deadline = Date.now() + LEADER_WAIT_MS;
@@ -113,11 +116,18 @@ export class ApiServer {
   /**
    * The forwarded write's answer, or a `leader_changed` error once the leader it went to
    * (`sentTo`) has been replaced and is gone: killed, or cut off from this coordinator. Its
-   * answer will never come, and it may or may not have committed the write before; sending it
-   * again could apply it twice, so the person is told at once (an election's time, about a
-   * second) rather than after the forward's 12 s timeout, and asked to look before trying
-   * again. A replaced leader that still answers its status subject (one that handed the lead
-   * over, say to be demoted by this very write) is waited for: it answers the write itself.
+   * answer will never come, and it may or may not have committed the write; this is known an
+   * election's time after the death (about a second) rather than after the forward's 12 s
+   * timeout. The client sends the write again with the same request id, and the store answers
+   * it as the first time if it was applied (isRetriableWrite).
+   *
+   * Why the client and not this coordinator: the client must send again anyway when the
+   * coordinator it reached dies with its request (a follower, or the leader itself, which
+   * answers no one), and it alone holds the request across coordinators. One loop there covers
+   * this case too; a second one here would nest its time bounds inside the client's.
+   *
+   * A replaced leader that still answers its status subject (one that handed the lead over, say
+   * to be demoted by this very write) is waited for: it answers the write itself.
    */
   private whileLeader(answer: Promise<Uint8Array>, sentTo: number | undefined): Promise<Uint8Array> {
     const leaderId = this.o.leaderId;
@@ -143,8 +153,8 @@ export class ApiServer {
               reject(
                 new ShoalError(
                   'leader_changed',
-                  `the leader (coordinator ${sentTo}) was replaced by coordinator ${now} and is gone, while this change was on its way to it; it may or may not have been applied`,
-                  'look (`shoal service ls`, `shoal network ls`, …) and run the command again if it was not',
+                  `the leader (coordinator ${sentTo}) was replaced by coordinator ${now} and is gone, while this change was on its way to it`,
+                  'send it again with the same request id: it is applied once (the shoal CLI does so by itself)',
                 ),
               );
             },
@@ -193,7 +203,8 @@ export class ApiServer {
       }
       // a read answered from this store must not miss a write acknowledged through another coordinator
       if (!isWriteVerb(req.verb)) await this.o.readBarrier?.();
-      response = okResponse(id, await handle(this.o.backend, req));
+      const answer = isRetriableWrite(req.verb) ? this.#writing.run(requestKey(req), () => handle(this.o.backend, req)) : handle(this.o.backend, req);
+      response = okResponse(id, await answer);
     } catch (err) {
       if (!(err instanceof ShoalError)) this.o.log?.('API request failed', { err: err instanceof Error ? err.message : String(err) });
       response = errorResponse(id, err instanceof SyntaxError ? new ShoalError('bad_message', 'the request is not JSON') : err);

@@ -24,14 +24,15 @@ function clusterObject(store: Store): Cluster {
   return c;
 }
 
-/** `cluster.tokens`: both tokens; with `rotate`, that one replaced first (the old one stops working). */
-export async function clusterTokens(b: ApiBackend, rotate: JoinTokenRole | undefined): Promise<{ worker: string; manager: string; rotated?: JoinTokenRole }> {
-  let c = clusterObject(b.store);
-  if (rotate !== undefined) {
-    await b.propose({ op: 'update', kind: 'cluster', object: { ...c, joinTokens: { ...c.joinTokens, [rotate]: newJoinToken(rotate) } } });
-    c = clusterObject(b.store);
-  }
-  return { ...c.joinTokens, ...(rotate !== undefined ? { rotated: rotate } : {}) };
+/**
+ * `cluster.tokens`: both tokens; with `rotate`, that one replaced first (the old one stops
+ * working). `key`: the request's, for the store to answer a rotation sent again.
+ */
+export async function clusterTokens(b: ApiBackend, rotate: JoinTokenRole | undefined, key: string): Promise<unknown> {
+  const c = clusterObject(b.store);
+  if (rotate === undefined) return { ...c.joinTokens };
+  const joinTokens = { ...c.joinTokens, [rotate]: newJoinToken(rotate) };
+  return b.propose({ op: 'update', kind: 'cluster', object: { ...c, joinTokens } }, { key, answer: { ...joinTokens, rotated: rotate } });
 }
 
 function same(a: string, b: string): boolean {

@@ -14,9 +14,14 @@ function plain(address: string): string {
   return address.split('/')[0] ?? address;
 }
 
-/** A task the node should be running: placed there, wanted, not yet ended. */
+/**
+ * A task the node should be running: scheduled there, wanted, not yet ended. A global task names
+ * its node from birth, but until the scheduler assigns it (after the allocator gave it its
+ * addresses) it is not the node's to run: sent earlier, its container started with no network
+ * and no resolver, and kept running so.
+ */
 function wantedOn(task: Task, nodeId: string): boolean {
-  return task.nodeId === nodeId && task.desiredState === 'running' && !['complete', 'failed', 'shutdown', 'rejected', 'orphaned'].includes(task.status.state);
+  return task.nodeId === nodeId && task.desiredState === 'running' && !['new', 'pending', 'complete', 'failed', 'shutdown', 'rejected', 'orphaned'].includes(task.status.state);
 }
 
 /** Serves names and VIP backends: only a task that runs (and passed its healthcheck) does. */

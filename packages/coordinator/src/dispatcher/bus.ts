@@ -1,4 +1,4 @@
-import type { NatsConnection } from 'nats';
+import { DebugEvents, Events, type NatsConnection } from 'nats';
 
 export interface BusMessage {
   subject: string;
@@ -13,10 +13,25 @@ export interface Bus {
   subscribe(subject: string, handler: (msg: BusMessage) => void, queue?: string): () => void;
   publish(subject: string, data: Uint8Array): void;
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * Since when (ms since the epoch) this process's link has been up without a break; undefined
+   * while it is down. The leader judges nodes' silence only over that span: heartbeats it could
+   * not hear are not missed. A bus without it (in-process tests) is always up.
+   */
+  linkUpSince?(): number | undefined;
 }
 
-export function natsBus(nc: NatsConnection): Bus {
+export function natsBus(nc: NatsConnection, now: () => number = Date.now): Bus {
+  // connected when made: the daemons wait on the first connect
+  let upSince: number | undefined = now();
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect || s.type === DebugEvents.StaleConnection || s.type === DebugEvents.Reconnecting) upSince = undefined;
+      else if (s.type === Events.Reconnect) upSince = now();
+    }
+  })();
   return {
+    linkUpSince: () => (nc.isClosed() ? undefined : upSince),
     subscribe(subject, handler, queue) {
       const sub = nc.subscribe(subject, {
         ...(queue ? { queue } : {}),

@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import { AssignmentCache } from './assignment-cache.js';
 import { tasksFor } from './assignment.js';
 import type { Bus, BusMessage } from './bus.js';
+import type { HeardNodes } from './heard.js';
 
 export interface DispatcherOptions {
   cluster: string;
@@ -31,6 +32,11 @@ export interface DispatcherOptions {
   /** A node is declared down after this many periods without a heartbeat. */
   missedHeartbeats?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * What this coordinator heard of the nodes before it led. Without it the dispatcher counts
+   * every node's silence from its own start.
+   */
+  heard?: HeardNodes;
 }
 
 interface Session {
@@ -101,6 +107,8 @@ export class Dispatcher {
   #flushing = false;
   #nextNetworkRound = 0;
   #lastCheck = 0;
+  /** Every ready node is silent: this leader's link is the likelier fault (logged once). */
+  #suspectingSelf = false;
   readonly #cache: AssignmentCache;
   #proposals: Promise<void> = Promise.resolve();
   /** Sessions owed a full set, sent a slice at a time (see queueFull). */
@@ -154,17 +162,40 @@ export class Dispatcher {
     return claimed;
   }
 
-  private propose(command: Command): Promise<void> {
-    // one write at a time, in arrival order: each reads the store the previous one left
-    const p = this.#proposals.then(() => this.o.propose(command));
+  /**
+   * One write at a time, in arrival order, each made from the store as the previous one left it:
+   * `make` reads the store when its turn comes (undefined: nothing to write any more). A write
+   * refused for a version that moved between that read and the commit is made again once from
+   * a new read; what the dispatcher writes (a node's state, its registration) is true whatever
+   * else changed, so it is never the caller's conflict to resolve.
+   */
+  private propose(make: () => Command | undefined): Promise<void> {
+    const once = async (): Promise<void> => {
+      const command = make();
+      if (command) await this.o.propose(command);
+    };
+    const p = this.#proposals.then(() =>
+      once().catch((err: unknown) => {
+        if ((err as { code?: string }).code !== 'version_conflict') throw err;
+        return once();
+      }),
+    );
     this.#proposals = p.catch(() => undefined);
     return p;
+  }
+
+  /** Commits the node's move to `state` unless it is there already (read when the write's turn comes). */
+  private setNodeState(nodeId: string, state: 'ready' | 'down', message?: string): Promise<void> {
+    return this.propose(() => {
+      const node = this.o.store.get('node', nodeId);
+      if (!node || node.status.state === state) return undefined;
+      return { op: 'update', kind: 'node', object: { ...node, status: { state, ...(message !== undefined ? { message } : {}) } } };
+    });
   }
 
   private async onRegister(m: BusMessage): Promise<void> {
     const reg: NodeRegister = decodeNodeRegister(parse(m.data));
     const nodeId = this.sender(m, reg.nodeId);
-    const known = this.o.store.get('node', nodeId);
     const reported = {
       hostname: reg.hostname,
       address: reg.address,
@@ -173,10 +204,13 @@ export class Dispatcher {
       engineLabels: reg.engineLabels,
       status: { state: 'ready' as const },
     };
-    const node: Node = known
-      ? { ...known, ...reported }
-      : { id: nodeId, meta: { version: 0, createdAt: '', updatedAt: '' }, spec: { role: 'worker', availability: 'active', labels: {} }, ...reported };
-    await this.propose({ op: known ? 'update' : 'create', kind: 'node', object: node });
+    await this.propose(() => {
+      const known = this.o.store.get('node', nodeId);
+      const node: Node = known
+        ? { ...known, ...reported }
+        : { id: nodeId, meta: { version: 0, createdAt: '', updatedAt: '' }, spec: { role: 'worker', availability: 'active', labels: {} }, ...reported };
+      return { op: known ? 'update' : 'create', kind: 'node', object: node };
+    });
     const session: Session = { nodeId, sessionId: randomBytes(8).toString('hex'), seq: 0, lastSeen: this.#now(), sent: undefined, networkIds: [], sentAt: 0 };
     this.#sessions.set(nodeId, session);
     const reply: NodeRegisterReply = {
@@ -192,7 +226,7 @@ export class Dispatcher {
     this.queueFull(session);
   }
 
-  private async onHeartbeat(m: BusMessage): Promise<void> {
+  private onHeartbeat(m: BusMessage): void {
     const hb = decodeHeartbeat(parse(m.data));
     const nodeId = this.sender(m, hb.nodeId);
     let session = this.#sessions.get(nodeId);
@@ -211,24 +245,16 @@ export class Dispatcher {
       if (!node) return; // never registered: it must register first
       session = { nodeId, sessionId: randomBytes(8).toString('hex'), seq: 0, lastSeen: this.#now(), sent: undefined, networkIds: [], sentAt: 0 };
       this.#sessions.set(nodeId, session);
-      if (node.status.state !== 'ready') await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } });
+      if (node.status.state !== 'ready') void this.markReady(session);
       this.o.log?.('session taken over', { nodeId });
       this.queueFull(session);
       return;
     }
     session.lastSeen = this.#now();
     session.confirmed = true;
-    // Marking the node ready may have been refused (its object changed meanwhile, say by the
-    // liveness check): a node that heartbeats is ready, so try again rather than leave it down.
-    const node = this.o.store.get('node', nodeId);
-    if (node && node.status.state !== 'ready' && !session.markingReady) {
-      session.markingReady = true;
-      try {
-        await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } });
-      } finally {
-        session.markingReady = false;
-      }
-    }
+    // A node that heartbeats is ready: one write at a time says so, made from a fresh read, and
+    // a heartbeat that finds one under way leaves it be (no storm of writes racing each other).
+    if (this.o.store.get('node', nodeId)?.status.state !== 'ready') void this.markReady(session);
     if (hb.load) session.load = hb.load;
     // The agent missed something (a lost delta): every later delta is a gap it will not apply.
     // Once it has applied nothing for a grace period while behind, send it everything. (Not
@@ -241,6 +267,19 @@ export class Dispatcher {
     if (session.stuckSince !== undefined && now - session.stuckSince >= 2 * this.#period) {
       session.stuckSince = undefined;
       this.queueFull(session);
+    }
+  }
+
+  private async markReady(session: Session): Promise<void> {
+    if (session.markingReady) return;
+    session.markingReady = true;
+    try {
+      await this.setNodeState(session.nodeId, 'ready');
+    } catch (err) {
+      // lost with a leader change or a timeout: the next heartbeat tries again
+      this.o.log?.('node not marked ready; the next heartbeat tries again', { nodeId: session.nodeId, err: err instanceof Error ? err.message : String(err) });
+    } finally {
+      session.markingReady = false;
     }
   }
 
@@ -271,10 +310,12 @@ export class Dispatcher {
           this.#reports.delete(id);
           if (taken.length >= REPORT_BATCH) break;
         }
-        const commands = taken.flatMap((x) => this.statusUpdate(x.nodeId, x.report) ?? []);
-        if (commands.length === 0) continue;
         try {
-          await this.propose({ op: 'batch', commands });
+          // made when its turn comes, from the store as it then is
+          await this.propose(() => {
+            const commands = taken.flatMap((x) => this.statusUpdate(x.nodeId, x.report) ?? []);
+            return commands.length === 0 ? undefined : { op: 'batch', commands };
+          });
         } catch (err) {
           // refused for a stale read, or lost with a leader change or a timeout: the reports are
           // still true, and applying one twice changes nothing, so they go back in the queue
@@ -321,7 +362,12 @@ export class Dispatcher {
     return Math.max(10, Math.floor(this.#period / 20));
   }
 
-  /** Nodes silent for too long are committed down; the orchestrator then moves their tasks. */
+  /**
+   * Nodes silent for too long are committed down; the orchestrator then moves their tasks.
+   * Silence counts only while this leader could have heard: from when it took office or its NATS
+   * link last came up, whichever is later, and not at all while the link is down. A leader that
+   * hears from no node at all suspects its own link, not the whole cluster.
+   */
   async checkLiveness(): Promise<void> {
     const deadline = this.#missed * this.#period;
     const now = this.#now();
@@ -333,13 +379,28 @@ export class Dispatcher {
       for (const s of this.#sessions.values()) s.lastSeen = Math.max(s.lastSeen, now - this.#period);
       return;
     }
-    for (const node of this.o.store.list('node')) {
-      if (node.status.state !== 'ready') continue;
-      const seen = this.#sessions.get(node.id)?.lastSeen ?? this.#startedAt;
-      if (now - seen <= deadline) continue;
+    const linkUp = this.o.bus.linkUpSince ? this.o.bus.linkUpSince() : this.#startedAt;
+    if (linkUp === undefined) return; // deaf: nobody's silence means anything now
+    const heard = this.o.heard;
+    const listeningSince = Math.max(heard?.since ?? this.#startedAt, linkUp);
+    const lastSeen = (id: string): number => Math.max(this.#sessions.get(id)?.lastSeen ?? -Infinity, heard?.lastHeard(id) ?? -Infinity);
+    const ready = this.o.store.list('node').filter((n) => n.status.state === 'ready');
+    const silent = ready.filter((n) => now - Math.max(lastSeen(n.id), listeningSince) > deadline);
+    if (silent.length === 0) {
+      this.#suspectingSelf = false;
+      return;
+    }
+    if (ready.length > 1 && silent.length === ready.length) {
+      if (!this.#suspectingSelf) this.o.log?.('no node heard from: suspecting this leader\'s own link, declaring none down', { nodes: ready.length, silentMs: deadline });
+      this.#suspectingSelf = true;
+      return;
+    }
+    this.#suspectingSelf = false;
+    for (const node of silent) {
+      const seen = lastSeen(node.id);
       this.#sessions.delete(node.id);
-      this.o.log?.('node down', { nodeId: node.id, silentMs: now - seen });
-      await this.propose({ op: 'update', kind: 'node', object: { ...node, status: { state: 'down', message: `no heartbeat for ${Math.round((now - seen) / 1000)} s` } } });
+      this.o.log?.('node down', { nodeId: node.id, silentMs: Number.isFinite(seen) ? now - seen : undefined, listeningMs: now - listeningSince });
+      await this.setNodeState(node.id, 'down', `no heartbeat for ${Math.round((now - Math.max(seen, listeningSince)) / 1000)} s`);
     }
   }
 

@@ -12,6 +12,11 @@ const v = z.literal(PROTOCOL_VERSION);
 const Ref = z.string().min(1).max(128);
 const Version = z.number().int().nonnegative();
 
+/**
+ * `id` names the request, and should be unique (the CLI draws 96 random bits): a write sent again
+ * with the same id and the same body is the same write, answered as the first time and never
+ * applied twice (see isRetriableWrite).
+ */
 const req = <V extends string, B extends z.ZodTypeAny>(verb: V, body: B) =>
   z.object({ v, kind: z.literal('api.request'), id: z.string().min(1).max(64), verb: z.literal(verb), body });
 const none = z.object({}).strict();
@@ -79,6 +84,18 @@ const LEADER_READS: ReadonlySet<ApiVerb> = new Set(['cluster.status', 'events.si
 /** Verbs that change the store. */
 export function isWriteVerb(verb: ApiVerb): boolean {
   return !LEADER_READS.has(verb) && !/\.(info|ls|inspect|ps)$/.test(verb);
+}
+
+/** Membership changes are Raft configuration changes, outside the store that remembers requests. */
+const MEMBERSHIP_WRITES: ReadonlySet<ApiVerb> = new Set(['node.promote', 'node.demote']);
+
+/**
+ * Writes a client may send again with the same id when it does not know whether the first one
+ * was applied (its leader died, its answer timed out): the store remembers the requests it
+ * applied, with their answers, for some minutes, and answers a repeat with the first answer.
+ */
+export function isRetriableWrite(verb: ApiVerb): boolean {
+  return isWriteVerb(verb) && !MEMBERSHIP_WRITES.has(verb);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { backoffMs } from '@shoal/core';
 import type { ServiceSpec } from '../plan.js';
 
 /** Where a supervised daemon's pids are kept: the supervisor's own, and the daemon's. */
@@ -10,7 +11,7 @@ export function pidFiles(runDir: string, name: string): { supervisor: string; da
 
 /** The wait before the n-th restart in a row: 0.5 s doubling up to 30 s. */
 export function restartDelayMs(failuresInARow: number): number {
-  return Math.min(30_000, 500 * 2 ** Math.max(0, failuresInARow - 1));
+  return backoffMs(failuresInARow, 500, 30_000);
 }
 
 /**
