@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
-import { buildProgram, main } from '@shoal/cli';
+import { ApiClient, CONNECT_TIMEOUT_MS, buildProgram, clusterTarget, main } from '@shoal/cli';
 import { Lab } from '@shoal/lab';
 import { Workspace, pids, show } from './support/bootstrap.js';
 import { SHOAL_BIN, type CliResult } from './support/cli.js';
@@ -343,6 +343,32 @@ describe('every command on a cluster made by cluster bootstrap', () => {
         const exited = new Promise((r) => events.once('exit', r));
         events.kill('SIGTERM');
         await exited;
+      }
+    });
+
+    it('reaches the cluster through the context\'s other NATS servers within 1.5 s and a little when one host is cut off', async () => {
+      const s = await clusterStatus();
+      const cut = s.members.find((m) => m.reachability === 'reachable')?.name ?? '';
+      const live = lab.state.hosts.filter((h) => h.name !== cut).map((h) => `nats://${h.address}:4222`);
+      const dead = `nats://${lab.host(cut).address}:4222`;
+      const target = await clusterTarget({}, ws.env);
+      await lab.cut(cut);
+      try {
+        // alone, the cut host's server is given up on after one short dial
+        const start = Date.now();
+        await expect(ApiClient.open({ ...target, natsUrl: dead })).rejects.toMatchObject({ code: 'unreachable' });
+        expect(Date.now() - start).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 100);
+        expect(Date.now() - start).toBeLessThan(CONNECT_TIMEOUT_MS + 1000);
+        // among the others, in whatever order they are drawn, it costs at most that dial
+        for (let i = 0; i < 4; i++) {
+          const start = Date.now();
+          const c = await ApiClient.open({ ...target, natsUrl: [dead, ...live].join(',') });
+          const took = Date.now() - start;
+          await c.close();
+          expect(took).toBeLessThan(CONNECT_TIMEOUT_MS + 1000);
+        }
+      } finally {
+        await lab.heal([cut]);
       }
     });
   });
