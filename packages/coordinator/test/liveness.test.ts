@@ -26,6 +26,13 @@ class LinkBus implements Bus {
   linkUpSince(): number | undefined {
     return this.up;
   }
+  /** Whether a round trip to the server works now; `onProbe` runs while it is asked. */
+  probeOk = true;
+  onProbe: (() => void) | undefined;
+  probe(): Promise<boolean> {
+    this.onProbe?.();
+    return Promise.resolve(this.probeOk);
+  }
   heartbeat(nodeId: string, sessionId: string): void {
     const hs = new Set([this.dispatcher.get('shoal.t.node.*.hb'), this.subs.get('shoal.t.node.*.hb')].filter((h) => h !== undefined));
     if (hs.size === 0) throw new Error('not served');
@@ -158,5 +165,23 @@ describe('the leader judges silence only while it could hear', () => {
     await advance(d, clock, 300, beats);
     // at 8200, 3.2 s after n3's last heartbeat and only 2.2 s after taking office
     expect(states(store)).toEqual({ n1: 'ready', n2: 'ready', n3: 'down' });
+  });
+
+  it('blames no one while a round trip to its own server does not complete (a dead server not yet found stale)', async () => {
+    const { store, bus, d, clock } = setup();
+    bus.probeOk = false;
+    await advance(d, clock, 6000, () => ['n1', 'n2'].forEach((n) => bus.heartbeat(n, 'old')));
+    expect(states(store).n3).toBe('ready');
+    bus.probeOk = true;
+    await advance(d, clock, 100, () => ['n1', 'n2'].forEach((n) => bus.heartbeat(n, 'old')));
+    expect(states(store).n3).toBe('down');
+  });
+
+  it('does not declare down a node heard while the check was under way', async () => {
+    const { store, bus, d, clock } = setup();
+    // n3's heartbeat lands while the leader probes its link, just past n3's deadline
+    bus.onProbe = () => bus.heartbeat('n3', 'old');
+    await advance(d, clock, 6000, () => ['n1', 'n2'].forEach((n) => bus.heartbeat(n, 'old')));
+    expect(states(store).n3).toBe('ready');
   });
 });

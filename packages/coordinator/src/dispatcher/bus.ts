@@ -19,6 +19,8 @@ export interface Bus {
    * not hear are not missed. A bus without it (in-process tests) is always up.
    */
   linkUpSince?(): number | undefined;
+  /** Whether a round trip to the server completes within `timeoutMs` (the link works now). */
+  probe?(timeoutMs: number): Promise<boolean>;
 }
 
 export function natsBus(nc: NatsConnection, now: () => number = Date.now): Bus {
@@ -32,6 +34,11 @@ export function natsBus(nc: NatsConnection, now: () => number = Date.now): Bus {
   })();
   return {
     linkUpSince: () => (nc.isClosed() ? undefined : upSince),
+    probe: (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+      return Promise.race([nc.flush().then(() => true, () => false), late]).finally(() => clearTimeout(timer));
+    },
     subscribe(subject, handler, queue) {
       const sub = nc.subscribe(subject, {
         ...(queue ? { queue } : {}),

@@ -82,6 +82,8 @@ const FULL_SLICE_MS = 50;
 const FULL_SLICE_GAP_MS = 0;
 /** Heartbeat periods a node has, after its full set left, to adopt the session it opens. */
 const ADOPT_GRACE_PERIODS = 3;
+/** How long the leader's link may take to answer a round trip before it is the one in doubt. */
+const PROBE_MS = 500;
 /** Task reports per Raft entry, at most. */
 const REPORT_BATCH = 5000;
 const dec = new TextDecoder();
@@ -109,6 +111,7 @@ export class Dispatcher {
   #lastCheck = 0;
   /** Every ready node is silent: this leader's link is the likelier fault (logged once). */
   #suspectingSelf = false;
+  #checking = false;
   readonly #cache: AssignmentCache;
   #proposals: Promise<void> = Promise.resolve();
   /** Sessions owed a full set, sent a slice at a time (see queueFull). */
@@ -140,7 +143,14 @@ export class Dispatcher {
         this.queueSync();
       }),
     );
-    this.#timer = setInterval(() => void this.checkLiveness().catch(() => undefined), this.checkEvery());
+    this.#timer = setInterval(() => {
+      // one check at a time: a check waits on its link probe and its writes
+      if (this.#checking) return;
+      this.#checking = true;
+      void this.checkLiveness()
+        .catch(() => undefined)
+        .finally(() => (this.#checking = false));
+    }, this.checkEvery());
   }
 
   stop(): void {
@@ -184,12 +194,12 @@ export class Dispatcher {
     return p;
   }
 
-  /** Commits the node's move to `state` unless it is there already (read when the write's turn comes). */
-  private setNodeState(nodeId: string, state: 'ready' | 'down', message?: string): Promise<void> {
+  /** Commits the node's move to ready unless it is there already (read when the write's turn comes). */
+  private markNodeReady(nodeId: string): Promise<void> {
     return this.propose(() => {
       const node = this.o.store.get('node', nodeId);
-      if (!node || node.status.state === state) return undefined;
-      return { op: 'update', kind: 'node', object: { ...node, status: { state, ...(message !== undefined ? { message } : {}) } } };
+      if (!node || node.status.state === 'ready') return undefined;
+      return { op: 'update', kind: 'node', object: { ...node, status: { state: 'ready' } } };
     });
   }
 
@@ -274,7 +284,7 @@ export class Dispatcher {
     if (session.markingReady) return;
     session.markingReady = true;
     try {
-      await this.setNodeState(session.nodeId, 'ready');
+      await this.markNodeReady(session.nodeId);
     } catch (err) {
       // lost with a leader change or a timeout: the next heartbeat tries again
       this.o.log?.('node not marked ready; the next heartbeat tries again', { nodeId: session.nodeId, err: err instanceof Error ? err.message : String(err) });
@@ -396,11 +406,25 @@ export class Dispatcher {
       return;
     }
     this.#suspectingSelf = false;
+    // A link whose server died is found stale only 1.5-2.25 s after its last pong, while a node
+    // can reach its deadline meanwhile: before blaming anyone, a round trip to the server must
+    // show the link works now. A link that cannot, or one that came back while it was asked,
+    // declares no one down this round.
+    if (this.o.bus.probe && !(await this.o.bus.probe(PROBE_MS))) return;
+    if (this.o.bus.linkUpSince && this.o.bus.linkUpSince() !== linkUp) return;
     for (const node of silent) {
+      // heard meanwhile (while the probe ran, or an earlier write waited): it is alive
       const seen = lastSeen(node.id);
-      this.#sessions.delete(node.id);
-      this.o.log?.('node down', { nodeId: node.id, silentMs: Number.isFinite(seen) ? now - seen : undefined, listeningMs: now - listeningSince });
-      await this.setNodeState(node.id, 'down', `no heartbeat for ${Math.round((now - Math.max(seen, listeningSince)) / 1000)} s`);
+      const at = this.#now();
+      if (at - Math.max(seen, listeningSince) <= deadline) continue;
+      this.o.log?.('node down', { nodeId: node.id, silentMs: Number.isFinite(seen) ? at - seen : undefined, listeningMs: at - listeningSince });
+      await this.propose(() => {
+        const n = this.o.store.get('node', node.id);
+        // one last look when the write's turn comes: a heartbeat that came first keeps it ready
+        if (!n || n.status.state === 'down' || this.#now() - Math.max(lastSeen(node.id), listeningSince) <= deadline) return undefined;
+        this.#sessions.delete(node.id);
+        return { op: 'update', kind: 'node', object: { ...n, status: { state: 'down', message: `no heartbeat for ${Math.round((this.#now() - Math.max(seen, listeningSince)) / 1000)} s` } } };
+      });
     }
   }
 
