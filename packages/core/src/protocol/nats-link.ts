@@ -9,7 +9,9 @@
  * - Each dial gives up after 2 s, so a reconnect that tries the dead server first loses 2 s on
  *   it, not nats.js's default 20 s.
  * - Servers are tried in the order given (`noRandomize`): the caller puts its own host's server
- *   first, since it fails only with the caller itself, and shuffles the rest.
+ *   first, since it fails only with the caller itself, and shuffles the rest. The list stays the
+ *   one given (`ignoreClusterUpdates`): the servers' gossip would add every cluster member to it,
+ *   this host's own server to an agent's second link among them.
  */
 export const NATS_PING_INTERVAL_MS = 750;
 export const NATS_MAX_PINGS_OUT = 2;
@@ -25,6 +27,7 @@ export interface NatsLinkOptions {
   reconnectJitter: number;
   maxReconnectAttempts: number;
   waitOnFirstConnect: true;
+  ignoreClusterUpdates: true;
 }
 
 /** The host part of a NATS URL (`nats://10.0.0.1:4222`, `[::1]:4222`, `host`), lower-cased. */
@@ -74,5 +77,6 @@ export function natsLinkOptions(servers: readonly string[]): NatsLinkOptions {
     reconnectJitter: 100,
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,
+    ignoreClusterUpdates: true,
   };
 }
