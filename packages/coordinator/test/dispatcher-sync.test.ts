@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, applyAssignment, decodeAssignment, type AssignmentSet, type Task } from '@shoal/core';
 import { Dispatcher, Store, assignmentFor, type Bus, type BusMessage, type Command } from '@shoal/coordinator';
-import { rng } from './harness.js';
+import { rng, until } from './harness.js';
 import { entry, network, service, task } from './fixtures.js';
 
 // The dispatcher sends deltas built from a cache of network assignments: whatever the store goes
@@ -58,13 +58,6 @@ class MemoryBus implements Bus {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Waits for a condition (a busy machine may take a while), failing after 10 s. */
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; !cond(); i++) {
-    if (i > 500) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe('dispatcher deltas from the assignment cache', () => {
   it('leave every agent holding exactly assignmentFor(store, node), through random changes', async () => {

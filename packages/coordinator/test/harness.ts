@@ -106,3 +106,11 @@ export class Cluster {
     return this.store.tasksOfService(serviceId).filter((t) => t.desiredState === 'running').sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || (a.nodeId ?? '').localeCompare(b.nodeId ?? ''));
   }
 }
+
+/** Waits for a condition (the dispatcher's writes and sends are queued work), failing after 10 s. */
+export async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; !cond(); i++) {
+    if (i > 500) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
