@@ -16,6 +16,8 @@ const TRY_MS = 2000;
  * (an election), the leader it was forwarded to died with it, no coordinator answered.
  */
 const SEND_AGAIN = new Set(['no_leader', 'leader_changed', 'no_answer']);
+/** nats.js's codes for a request that got no answer (as against one the server refused). */
+const SILENT = new Set(['TIMEOUT', '503', 'DISCONNECT', 'CONNECTION_CLOSED', 'CONNECTION_TIMEOUT', 'CONNECTION_REFUSED']);
 
 export interface ClusterTarget {
   /** One or more NATS URLs, comma-separated as NATS clients take them. */
@@ -109,6 +111,12 @@ export class ApiClient {
     try {
       reply = (await this.nc.request(`shoal.${this.cluster}.api.${verb}`, data, { timeout: timeoutMs })).data;
     } catch (err) {
+      // silence (a timeout, no one listening yet, a link being moved) is worth sending again;
+      // a refusal by the server (permissions, the payload's size) is not: it would be the same
+      const code = (err as { code?: string }).code;
+      if (code !== undefined && !SILENT.has(code)) {
+        throw new ShoalError('request_refused', `the NATS server refused the request to cluster ${this.cluster}: ${err instanceof Error ? err.message : String(err)}`, 'check the context\'s NATS user and its permissions', { cause: err });
+      }
       throw new ShoalError('no_answer', `no coordinator of cluster ${this.cluster} answered`, 'check that the coordinators run and the cluster id is right', { cause: err });
     }
     return unwrapResponse(decodeApiResponse(JSON.parse(new TextDecoder().decode(reply))));
