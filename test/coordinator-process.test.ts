@@ -98,6 +98,6 @@ describe('shoal-coordinator process', () => {
 
     const nowhere = await shoal(['service', 'ls', '--nats', 'nats://127.0.0.1:1', '--cluster', 'proc']);
     expect(nowhere.code).toBe(1);
-    expect(nowhere.stderr).toBe('error: cannot reach NATS at nats://127.0.0.1:1 — check the address and that the cluster runs\n');
+    expect(nowhere.stderr).toBe('error: cannot reach NATS at nats://127.0.0.1:1 (each server tried for 1.5 s) — check the address and that the cluster runs\n');
   });
 });
