@@ -242,7 +242,7 @@ async function main() {
       const s = await cluster.api('service.ls', {}, { timeoutMs: 5000 });
       return s.filter((x) => x.name.startsWith('canary_')).every((x) => x.running === x.desired) ? true : undefined;
     }, 120_000, 500);
-    say('canary stack running: 6 replicas, a watcher on each host, writes every second on each NATS server');
+    say('canary stack running: 6 replicas, a watcher on each host, writes every 500 ms on each NATS server');
     const disruption = new Disruption(cluster, { say, until: untilValue });
     const stopWriters = disruption.startWriters();
     const until = Date.now() + MINUTES * 60_000;

@@ -93,7 +93,8 @@ describe('coordinator snapshots and log compaction', () => {
     const installed = restores(c.output(lagging)).filter((i) => i > lagged);
     expect(installed.length, 'the lagging member restored a snapshot from the leader').toBeGreaterThan(0);
     expect(installed[0]).toBeGreaterThanOrEqual(Math.min(...running.map((s) => s.logFirstIndex)) - 1);
-    const networks = await c.api('network.ls', {}, lagging);
+    // its API is served from the watch tick after it finds itself a member (status answers first)
+    const networks = await eventually('the restarted member to serve its API', () => c.api('network.ls', {}, lagging), 20_000);
     expect(networks.ok && (networks.body as unknown[]).length).toBe(30);
   });
 

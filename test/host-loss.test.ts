@@ -77,7 +77,8 @@ describe('any one host may die, the leader\'s included', () => {
 
   /** The running containers of the stack on a host, by id, with when each last started. */
   async function containers(host: string): Promise<Container[]> {
-    const ps = await lab.exec(host, ['sh', '-c', 'docker ps -q -f label=io.shoal.task.id | xargs -r docker inspect -f \'{{.Id}} {{index .Config.Labels "io.shoal.task.id"}} {{.State.StartedAt}}\''], { timeoutMs: 30_000 });
+    // one inspect per container: one removed between the listing and its inspect is not there
+    const ps = await lab.exec(host, ['sh', '-c', 'for c in $(docker ps -q -f label=io.shoal.task.id); do docker inspect -f \'{{.Id}} {{index .Config.Labels "io.shoal.task.id"}} {{.State.StartedAt}}\' "$c" 2>/dev/null; done; true'], { timeoutMs: 30_000 });
     if (ps.code !== 0) throw new Error(`docker ps on ${host}: ${ps.stderr}`);
     return ps.stdout
       .trim()

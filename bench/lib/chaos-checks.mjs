@@ -412,14 +412,16 @@ export class Disruption {
     const loops = this.cluster.coordinators.map(async (h, i) => {
       const client = await ApiClient.open({ natsUrl: this.cluster.natsUrl(h), cluster: this.cluster.cluster });
       clients.push(client);
-      await sleep(i * 333);
+      await sleep(i * 167);
       let inFlight = 0;
+      // a write every 500 ms on each server, 4 at most waiting: the gap between two accepted
+      // writes is then seen to within about 170 ms
       for (let n = 0; !stopped && n < 100_000; n++) {
-        if (inFlight < 3) {
+        if (inFlight < 4) {
           inFlight++;
           client.call('service.scale', { service: 'canary_probe', replicas: 0 }, 10_000).then(() => this.writes.push(Date.now()), () => undefined).finally(() => inFlight--);
         }
-        await sleep(1000);
+        await sleep(500);
       }
     });
     return async () => {

@@ -10,7 +10,7 @@ import { NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS, ShoalError, apiRequest, back
  * so. A slow write sent again is not run twice (its leader joins the copy to the first) and a
  * read changes nothing, so this is short: an answer normally takes milliseconds.
  */
-const TRY_MS = 2000;
+const TRY_MS = 1500;
 /**
  * Errors after which a write may or may not have been applied, or was not: no leader took it
  * (an election), the leader it was forwarded to died with it, no coordinator answered.
